@@ -1,0 +1,493 @@
+#include "cli/commands.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <unistd.h>
+
+#include "cli/json_view.h"
+#include "cli/terminal.h"
+#include "core/base/dates.h"
+#include "core/node/node.h"
+
+namespace hearth::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxInput = node::kMaxTextBytes;
+
+struct Globals {
+  std::string home;
+  std::optional<std::string> passphrase_file;
+};
+
+fs::path HomeDir(const Globals& g) {
+  if (!g.home.empty()) return g.home;
+  if (const char* h = std::getenv("HEARTH_HOME"); h && *h) return h;
+  if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return fs::path(x) / "hearth";
+  const char* home = std::getenv("HOME");
+  return fs::path(home ? home : ".") / ".local" / "share" / "hearth";
+}
+
+// The clock: the system's, unless HEARTH_NOW fixes it (for tests and demos).
+Result<std::unique_ptr<Clock>> MakeClock() {
+  if (const char* now = std::getenv("HEARTH_NOW"); now && *now) {
+    auto ms = ParseTimestamp(now);
+    if (!ms) {
+      return MakeError(Errc::kInvalidInput,
+                       "HEARTH_NOW must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ.");
+    }
+    return std::unique_ptr<Clock>(std::make_unique<FixedClock>(*ms));
+  }
+  return std::unique_ptr<Clock>(std::make_unique<SystemClock>());
+}
+
+// State shared by the commands of one run.
+struct Session {
+  Globals globals;
+  std::unique_ptr<Clock> clock;
+  std::unique_ptr<node::Node> node;
+
+  Status Open() {
+    const fs::path home = HomeDir(globals);
+    HEARTH_ASSIGN_OR_RETURN(bool needs, node::Node::NeedsPassphrase(home));
+    std::optional<crypto::SecretBytes> pass;
+    if (needs) {
+      HEARTH_ASSIGN_OR_RETURN(crypto::SecretBytes p, GetPassphrase(globals.passphrase_file));
+      pass = std::move(p);
+    }
+    HEARTH_ASSIGN_OR_RETURN(node, node::Node::Open(home, pass, *clock));
+    return {};
+  }
+};
+
+void PrintJson(const json& j) { std::cout << j.dump(2) << "\n"; }
+
+Result<std::int64_t> ParseDay(const std::string& text, const std::string& option) {
+  auto d = ParseDate(text);
+  if (!d) {
+    return MakeError(Errc::kInvalidInput,
+                     "'" + text + "' is not a date for " + option + " (use YYYY-MM-DD).");
+  }
+  return *d;
+}
+
+// Text from the argument, else stdin when it is not a terminal, else $EDITOR.
+Result<std::string> TextFrom(const std::optional<std::string>& arg, const std::string& initial) {
+  if (arg) return *arg;
+  if (!StdinIsTerminal()) {
+    HEARTH_ASSIGN_OR_RETURN(std::string s, ReadStdin(kMaxInput));
+    return TrimEnd(std::move(s));
+  }
+  HEARTH_ASSIGN_OR_RETURN(std::string s, EditInEditor(initial, kMaxInput));
+  return TrimEnd(std::move(s));
+}
+
+std::vector<std::string> SplitLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(line);
+    start = end + 1;
+  }
+  return lines;
+}
+
+using Handler = std::function<Status(Session&)>;
+
+}  // namespace
+
+int Run(int argc, char** argv) {
+  CLI::App app{"Hearth: a private, end-to-end encrypted journal for two.", "hearth"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  Session session;
+  app.add_option("--home", session.globals.home,
+                 "The node's home directory (default: $HEARTH_HOME, $XDG_DATA_HOME/hearth, "
+                 "~/.local/share/hearth)");
+  app.add_option("--passphrase-file", session.globals.passphrase_file,
+                 "Read the passphrase from the first line of this file");
+  std::map<CLI::App*, Handler> handlers;
+
+  // ---- init ----
+  auto* init = app.add_subcommand("init", "Create this device and a new space");
+  std::string init_name, init_device;
+  bool no_pass = false;
+  init->add_option("--name", init_name, "How your partner sees you")->required();
+  init->add_option("--device-name", init_device, "A name for this device (default: host name)");
+  init->add_flag("--no-passphrase", no_pass, "Keep the keys without a passphrase (file mode 0600)");
+  handlers[init] = [&](Session& s) -> Status {
+    if (init_device.empty()) {
+      char host[256] = {};
+      init_device = ::gethostname(host, sizeof host - 1) == 0 && host[0] ? host : "this device";
+    }
+    node::InitOptions opts{init_name, init_device, std::nullopt};
+    if (!no_pass) {
+      HEARTH_ASSIGN_OR_RETURN(crypto::SecretBytes p, GetNewPassphrase(s.globals.passphrase_file));
+      opts.passphrase = std::move(p);
+    }
+    const fs::path home = HomeDir(s.globals);
+    HEARTH_ASSIGN_OR_RETURN(auto n, node::Node::Init(home, std::move(opts), *s.clock));
+    std::cout << "Created a new Hearth space in " << home.string() << ". You are " << init_name
+              << ", on " << init_device << ".\n";
+    return {};
+  };
+
+  // ---- write ----
+  auto* write = app.add_subcommand("write", "Write a journal entry");
+  std::optional<std::string> write_text;
+  node::EntryDraft draft;
+  std::optional<std::int64_t> write_mood;
+  std::optional<std::string> write_date;
+  write->add_option("text", write_text, "The entry (default: stdin, else $EDITOR)");
+  write->add_flag("--private", draft.is_private, "Only your own devices can read it");
+  write->add_option("--title", draft.title, "A title");
+  write->add_option("--mood", write_mood, "How you feel, 1 (low) to 5 (high)");
+  write->add_option("--tag", draft.tags, "A tag (repeatable)");
+  write->add_option("--date", write_date, "The day it is about, YYYY-MM-DD");
+  write->add_flag("--memory", draft.memory, "A 'remember when' memory of --date");
+  handlers[write] = [&](Session& s) -> Status {
+    draft.mood = write_mood;
+    if (write_date) {
+      HEARTH_ASSIGN_OR_RETURN(draft.date, ParseDay(*write_date, "--date"));
+    }
+    if (draft.mood && (*draft.mood < 1 || *draft.mood > 5)) {
+      return MakeError(Errc::kInvalidInput, "The mood must be a whole number from 1 to 5.");
+    }
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(draft.text, TextFrom(write_text, ""));
+    HEARTH_ASSIGN_OR_RETURN(auto id, s.node->Write(draft));
+    std::cout << "Saved " << (draft.memory ? "memory" : "entry") << " " << IdToHex(id) << ".\n";
+    return {};
+  };
+
+  // ---- appreciate ----
+  auto* appreciate = app.add_subcommand("appreciate", "Appreciate your partner");
+  std::string appreciation;
+  appreciate->add_option("text", appreciation, "What you appreciate")->required();
+  handlers[appreciate] = [&](Session& s) -> Status {
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto id, s.node->Appreciate(appreciation));
+    std::cout << "Saved appreciation " << IdToHex(id) << ".\n";
+    return {};
+  };
+
+  // ---- commit ----
+  auto* commit = app.add_subcommand("commit", "Make a commitment");
+  std::string commit_text, every = "week", owner = "me";
+  commit->add_option("text", commit_text, "What you commit to")->required();
+  commit->add_option("--every", every, "Rhythm: day, week or month (default week)");
+  commit->add_option("--owner", owner, "Who keeps it: me, partner or both (default me)");
+  handlers[commit] = [&](Session& s) -> Status {
+    const std::map<std::string, model::Rhythm> rhythms = {
+        {"day", model::Rhythm::kDay}, {"week", model::Rhythm::kWeek}, {"month", model::Rhythm::kMonth}};
+    const std::map<std::string, model::Owner> owners = {
+        {"me", model::Owner::kAuthor}, {"partner", model::Owner::kPartner}, {"both", model::Owner::kBoth}};
+    if (!rhythms.contains(every)) {
+      return MakeError(Errc::kInvalidInput, "--every must be day, week or month, not '" + every + "'.");
+    }
+    if (!owners.contains(owner)) {
+      return MakeError(Errc::kInvalidInput, "--owner must be me, partner or both, not '" + owner + "'.");
+    }
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto id, s.node->Commit(commit_text, rhythms.at(every), owners.at(owner)));
+    std::cout << "Saved commitment " << IdToHex(id) << ".\n";
+    return {};
+  };
+
+  // ---- keep / miss ----
+  std::string ft_id, ft_note;
+  for (bool kept : {true, false}) {
+    auto* sub = app.add_subcommand(kept ? "keep" : "miss",
+                                   kept ? "Record that you kept a commitment this period"
+                                        : "Record that you missed a commitment this period");
+    sub->add_option("id", ft_id, "The commitment's id (a unique prefix is enough)")->required();
+    sub->add_option("--note", ft_note, "A note");
+    handlers[sub] = [&, kept](Session& s) -> Status {
+      HEARTH_TRY(s.Open());
+      HEARTH_ASSIGN_OR_RETURN(auto id, s.node->Resolve(ft_id));
+      HEARTH_ASSIGN_OR_RETURN(auto period, s.node->FollowThrough(id, kept, ft_note));
+      std::cout << (kept ? "Kept" : "Missed") << " for " << period << ".\n";
+      return {};
+    };
+  }
+
+  // ---- checkin ----
+  auto* checkin = app.add_subcommand("checkin", "Answer this week's check-in");
+  std::optional<std::string> answers_file;
+  checkin->add_option("--answers-file", answers_file, "Answers, one per line in prompt order");
+  handlers[checkin] = [&](Session& s) -> Status {
+    const auto& prompts = node::CheckinPrompts();
+    std::vector<std::string> answers;
+    if (answers_file || !StdinIsTerminal()) {
+      std::string text;
+      if (answers_file) {
+        HEARTH_ASSIGN_OR_RETURN(text, ReadTextFile(*answers_file, kMaxInput));
+      } else {
+        HEARTH_ASSIGN_OR_RETURN(text, ReadStdin(kMaxInput));
+      }
+      answers = SplitLines(text);
+      if (answers.size() > prompts.size()) {
+        return MakeError(Errc::kInvalidInput, "The answers have " + std::to_string(answers.size()) +
+                                                  " lines; a check-in has " +
+                                                  std::to_string(prompts.size()) + " prompts.");
+      }
+      answers.resize(prompts.size());
+    } else {
+      std::cout << "This week's check-in. Press Enter to skip a question.\n";
+      for (std::size_t i = 0; i < prompts.size(); ++i) {
+        std::cout << "\n" << prompts[i] << "\n> " << std::flush;
+        std::string line;
+        if (!std::getline(std::cin, line)) line.clear();
+        answers.push_back(TrimEnd(line));
+      }
+    }
+    for (auto& a : answers) a = TrimEnd(a);
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto id, s.node->CheckIn(answers));
+    std::cout << "Saved your check-in " << IdToHex(id) << ". Thank you for taking the time.\n";
+    return {};
+  };
+
+  // ---- agreements ----
+  auto* agreements = app.add_subcommand("agreements", "The shared agreements document");
+  std::string agreements_action = "show";
+  bool agreements_json = false;
+  agreements->add_option("action", agreements_action, "show (default) or edit")
+      ->check(CLI::IsMember({"show", "edit"}));
+  agreements->add_flag("--json", agreements_json, "Print JSON");
+  handlers[agreements] = [&](Session& s) -> Status {
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(std::string current, s.node->Agreements());
+    if (agreements_action == "edit") {
+      HEARTH_ASSIGN_OR_RETURN(std::string text, TextFrom(std::nullopt, current));
+      if (text == current) {
+        std::cout << "No change to the agreements.\n";
+        return {};
+      }
+      HEARTH_TRY(s.node->SetAgreements(text));
+      std::cout << "Saved the agreements.\n";
+      return {};
+    }
+    if (agreements_json) {
+      PrintJson({{"text", current}});
+    } else if (current.empty()) {
+      std::cout << "There are no agreements yet. Write them together with 'hearth agreements edit'.\n";
+    } else {
+      std::cout << current << "\n";
+    }
+    return {};
+  };
+
+  // ---- list ----
+  auto* list = app.add_subcommand("list", "What is in the space, newest first");
+  std::vector<std::string> list_kinds;
+  std::optional<std::string> list_from, list_to, list_tag, list_author;
+  std::size_t list_n = 0;
+  bool list_json = false;
+  list->add_option("--kind", list_kinds, "entry, appreciation, commitment or checkin (repeatable)");
+  list->add_option("--from", list_from, "From this day, YYYY-MM-DD");
+  list->add_option("--to", list_to, "To this day, YYYY-MM-DD");
+  list->add_option("--tag", list_tag, "Only items with this tag");
+  list->add_option("--author", list_author, "Only items by this member");
+  list->add_option("-n", list_n, "At most N items");
+  list->add_flag("--json", list_json, "Print a JSON array");
+  handlers[list] = [&](Session& s) -> Status {
+    node::ListQuery q;
+    for (const auto& k : list_kinds) {
+      auto kind = KindFromName(k);
+      if (!kind) {
+        return MakeError(Errc::kInvalidInput, "Unknown kind '" + k +
+                                                  "': use entry, appreciation, commitment or checkin.");
+      }
+      q.kinds.push_back(*kind);
+    }
+    if (list_from) {
+      HEARTH_ASSIGN_OR_RETURN(q.from_day, ParseDay(*list_from, "--from"));
+    }
+    if (list_to) {
+      HEARTH_ASSIGN_OR_RETURN(q.to_day, ParseDay(*list_to, "--to"));
+    }
+    q.tag = list_tag;
+    q.author = list_author;
+    q.limit = list_n;
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto items, s.node->List(q));
+    if (list_json) {
+      json arr = json::array();
+      for (const auto& it : items) arr.push_back(ItemJson(it));
+      PrintJson(arr);
+    } else if (items.empty()) {
+      std::cout << "Nothing here yet.\n";
+    } else {
+      for (const auto& it : items) std::cout << ItemLine(it) << "\n";
+    }
+    return {};
+  };
+
+  // ---- show / edit / delete ----
+  auto* show = app.add_subcommand("show", "Show one item");
+  std::string item_id;
+  bool show_json = false;
+  show->add_option("id", item_id, "The item's id (a unique prefix is enough)")->required();
+  show->add_flag("--json", show_json, "Print JSON");
+  handlers[show] = [&](Session& s) -> Status {
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto id, s.node->Resolve(item_id));
+    HEARTH_ASSIGN_OR_RETURN(auto item, s.node->Get(id));
+    if (show_json) {
+      PrintJson(ItemJson(item));
+    } else {
+      std::cout << ItemDetails(item);
+    }
+    return {};
+  };
+
+  auto* edit = app.add_subcommand("edit", "Change an item's text");
+  std::optional<std::string> edit_text;
+  edit->add_option("id", item_id, "The item's id")->required();
+  edit->add_option("text", edit_text, "The new text (default: stdin, else $EDITOR)");
+  handlers[edit] = [&](Session& s) -> Status {
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto id, s.node->Resolve(item_id));
+    HEARTH_ASSIGN_OR_RETURN(auto item, s.node->Get(id));
+    HEARTH_ASSIGN_OR_RETURN(std::string text, TextFrom(edit_text, item.text));
+    if (text == item.text) {
+      std::cout << "No change.\n";
+      return {};
+    }
+    HEARTH_TRY(s.node->Edit(id, text));
+    std::cout << "Saved " << KindName(item.kind) << " " << IdToHex(id) << ".\n";
+    return {};
+  };
+
+  auto* del = app.add_subcommand("delete", "Delete an item");
+  del->add_option("id", item_id, "The item's id")->required();
+  handlers[del] = [&](Session& s) -> Status {
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto id, s.node->Resolve(item_id));
+    HEARTH_TRY(s.node->Delete(id));
+    std::cout << "Deleted " << IdToHex(id) << ".\n";
+    return {};
+  };
+
+  // ---- search ----
+  auto* search = app.add_subcommand("search", "Search the space (on this device only)");
+  std::string query;
+  bool search_json = false;
+  search->add_option("query", query, "Words to find")->required();
+  search->add_flag("--json", search_json, "Print a JSON array");
+  handlers[search] = [&](Session& s) -> Status {
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto items, s.node->Search(query, 0));
+    if (search_json) {
+      json arr = json::array();
+      for (const auto& it : items) arr.push_back(ItemJson(it));
+      PrintJson(arr);
+    } else if (items.empty()) {
+      std::cout << "No match for '" << query << "'.\n";
+    } else {
+      for (const auto& it : items) std::cout << ItemLine(it) << "\n";
+    }
+    return {};
+  };
+
+  // ---- remember ----
+  auto* remember = app.add_subcommand("remember", "Memories from this day in earlier years");
+  bool remember_json = false;
+  remember->add_flag("--json", remember_json, "Print a JSON array");
+  handlers[remember] = [&](Session& s) -> Status {
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto items, s.node->OnThisDay());
+    bool on_this_day = !items.empty();
+    if (!on_this_day) {
+      HEARTH_ASSIGN_OR_RETURN(auto one, s.node->RandomMemory());
+      if (one) items.push_back(std::move(*one));
+    }
+    if (remember_json) {
+      json arr = json::array();
+      for (const auto& it : items) arr.push_back(ItemJson(it));
+      PrintJson(arr);
+      return {};
+    }
+    if (items.empty()) {
+      std::cout << "Nothing to remember yet. Memories and appreciations will come back here.\n";
+      return {};
+    }
+    std::cout << (on_this_day ? "On this day in earlier years:\n\n" : "From your past together:\n\n");
+    for (const auto& it : items) std::cout << ItemDetails(it) << "\n";
+    return {};
+  };
+
+  // ---- status ----
+  auto* status = app.add_subcommand("status", "This device, the members, and what is due");
+  bool status_json = false;
+  status->add_flag("--json", status_json, "Print JSON");
+  handlers[status] = [&](Session& s) -> Status {
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto st, s.node->GetStatus());
+    if (status_json) {
+      PrintJson(StatusJson(st));
+    } else {
+      std::cout << StatusText(st);
+    }
+    return {};
+  };
+
+  // ---- verify ----
+  auto* verify = app.add_subcommand("verify", "Check every stored record and item for damage");
+  handlers[verify] = [&](Session& s) -> Status {
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto r, s.node->Verify());
+    std::cout << "All intact: " << r.records << " records in " << r.feeds << " feed(s), " << r.ops
+              << " ops, " << r.items << " items.\n";
+    return {};
+  };
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {  // --help
+      return app.exit(e);
+    }
+    std::cerr << "hearth: " << e.what() << " (see 'hearth --help')\n";
+    return 2;
+  }
+
+  auto clock = MakeClock();
+  if (!clock.ok()) {
+    std::cerr << "hearth: " << clock.error().message << "\n";
+    return ExitCode(clock.error().code);
+  }
+  session.clock = std::move(clock).value();
+  for (CLI::App* sub : app.get_subcommands()) {
+    auto it = handlers.find(sub);
+    if (it == handlers.end()) continue;
+    Status result = Status();
+    try {
+      result = it->second(session);
+    } catch (const std::bad_alloc&) {
+      result = MakeError(Errc::kStorage, "Out of memory.");
+    } catch (const std::exception& e) {
+      result = MakeError(Errc::kInternal, std::string("Unexpected failure: ") + e.what() + ".");
+    }
+    if (!result.ok()) {
+      std::cerr << "hearth: " << result.error().message << "\n";
+      return ExitCode(result.error().code);
+    }
+    return 0;
+  }
+  return 2;
+}
+
+}  // namespace hearth::cli

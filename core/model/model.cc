@@ -1,0 +1,64 @@
+#include "core/model/model.h"
+
+#include "core/base/dates.h"
+
+namespace hearth::model {
+
+const Value* Item::Get(Field f) const {
+  auto it = fields.find(f);
+  return it == fields.end() ? nullptr : &it->second.value;
+}
+
+std::string Item::Text(Field f) const {
+  const Value* v = Get(f);
+  if (v == nullptr) return {};
+  if (const auto* s = std::get_if<std::string>(v)) return *s;
+  return {};
+}
+
+std::optional<std::int64_t> Item::Int(Field f) const {
+  const Value* v = Get(f);
+  if (v == nullptr) return std::nullopt;
+  if (const auto* i = std::get_if<std::int64_t>(v)) return *i;
+  return std::nullopt;
+}
+
+std::int64_t Item::day() const {
+  if (auto d = Int(Field::kDate)) return *d;
+  return DayOfMs(created_ms());
+}
+
+namespace {
+
+struct Applier {
+  Item& item;
+  Stamp stamp;
+
+  void operator()(const CreateItem& c) const {
+    // The earliest create decides; a later or duplicate create changes nothing,
+    // so two devices creating the same shared item (a week's check-in) agree.
+    if (item.has_create && !(stamp < item.created)) return;
+    item.has_create = true;
+    item.created = stamp;
+    item.kind = c.kind;
+    item.author = c.author;
+    item.is_private = c.is_private;
+  }
+  void operator()(const SetField& s) const { item.fields[s.field].Set(stamp, s.value); }
+  void operator()(const AddTag& a) const { item.tags.Add(a.tag, stamp); }
+  void operator()(const RemoveTag& r) const { item.tags.Remove(r.observed); }
+  void operator()(const SetFollowThrough& f) const {
+    item.follow_through[f.period].Set(stamp, FollowThroughValue{f.kept, f.note});
+  }
+  void operator()(const SetAnswer& a) const {
+    item.answers[{a.member, a.prompt}].Set(stamp, a.text);
+  }
+};
+
+}  // namespace
+
+void Apply(Item& item, const Op& op, std::uint64_t device) {
+  std::visit(Applier{item, Stamp{op.hlc, device}}, op.body);
+}
+
+}  // namespace hearth::model

@@ -1,0 +1,138 @@
+// hearth::model — the couple's journal as CRDT state materialized from ops.
+//
+// An Item is one thing in the space (an entry, an appreciation, a commitment,
+// a check-in, the agreements document, a member, a device). Every change is
+// an Op; Apply() folds an op into an item. Apply is commutative and idempotent
+// across ops with distinct stamps, so any delivery order with duplicates ends
+// in the same Item. Scalars are last-writer-wins registers, tags an add-wins
+// set, follow-through one register per period, check-in answers one register
+// per (member, prompt). Deletion is a register too (a tombstone).
+//
+// Validation of user input happens before ops are made (in node); Apply never
+// trusts an op's content beyond its type, so a malformed remote op cannot
+// break an item, only set odd values that readers clamp.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "core/base/bytes.h"
+#include "core/crdt/crdt.h"
+
+namespace hearth::model {
+
+using ItemId = std::uint64_t;
+using MemberId = std::uint64_t;
+using crdt::Stamp;
+
+enum class Kind : std::uint32_t {
+  kUnknown = 0,
+  kEntry = 1,
+  kAppreciation = 2,
+  kCommitment = 3,
+  kCheckin = 4,
+  kAgreements = 5,
+  kMember = 6,
+  kDevice = 7,
+};
+inline constexpr std::uint32_t kMaxKind = 7;
+
+// Scalar fields. Numbers are part of the record format: never reuse one.
+enum class Field : std::uint32_t {
+  kText = 1,     // text: entry text, appreciation, commitment, agreements
+  kTitle = 2,    // text: entry title
+  kMood = 3,     // int 1..5
+  kDate = 4,     // int: day number the item is about (entries: --date)
+  kMemory = 5,   // int 0/1: a "remember when" entry
+  kOwner = 6,    // int: Owner
+  kRhythm = 7,   // int: Rhythm
+  kTo = 8,       // int: member id an appreciation is for (0: the partner, unknown yet)
+  kDeleted = 9,  // int 0/1: tombstone
+  kName = 10,    // text: member or device name
+  kMember = 11,  // int: member id a device belongs to
+  kDhKey = 12,   // bytes: a device's X25519 public key
+  kSignKey = 13, // bytes: a device's Ed25519 public key
+  kPeriod = 14,  // text: the check-in's period, e.g. 2026-W47
+};
+inline constexpr std::uint32_t kMaxField = 14;
+
+enum class Owner : std::int64_t { kAuthor = 0, kPartner = 1, kBoth = 2 };
+enum class Rhythm : std::int64_t { kDay = 0, kWeek = 1, kMonth = 2 };
+
+using Value = std::variant<std::monostate, std::int64_t, std::string, Bytes>;
+
+struct CreateItem {
+  Kind kind = Kind::kUnknown;
+  MemberId author = 0;
+  bool is_private = false;
+};
+struct SetField {
+  Field field = Field::kText;
+  Value value;
+};
+struct AddTag {
+  std::string tag;
+};
+struct RemoveTag {
+  std::string tag;
+  std::vector<Stamp> observed;
+};
+struct SetFollowThrough {
+  std::string period;
+  bool kept = false;
+  std::string note;
+};
+struct SetAnswer {
+  MemberId member = 0;
+  std::uint32_t prompt = 0;
+  std::string text;
+};
+
+using OpBody = std::variant<CreateItem, SetField, AddTag, RemoveTag, SetFollowThrough, SetAnswer>;
+
+struct Op {
+  std::uint64_t hlc = 0;  // assigned when the op is committed
+  ItemId item = 0;
+  OpBody body;
+};
+
+struct FollowThroughValue {
+  bool kept = false;
+  std::string note;
+  friend bool operator==(const FollowThroughValue&, const FollowThroughValue&) = default;
+};
+
+struct Item {
+  ItemId id = 0;
+  Kind kind = Kind::kUnknown;
+  bool has_create = false;  // false while only later ops have arrived
+  Stamp created;            // the earliest create seen
+  MemberId author = 0;
+  bool is_private = false;
+  std::map<Field, crdt::LwwRegister<Value>> fields;
+  crdt::AddWinsSet<std::string> tags;
+  std::map<std::string, crdt::LwwRegister<FollowThroughValue>> follow_through;
+  std::map<std::pair<MemberId, std::uint32_t>, crdt::LwwRegister<std::string>> answers;
+
+  friend bool operator==(const Item&, const Item&) = default;
+
+  const Value* Get(Field f) const;
+  std::string Text(Field f) const;        // "" when unset or not text
+  std::optional<std::int64_t> Int(Field f) const;
+  bool deleted() const { return Int(Field::kDeleted).value_or(0) != 0; }
+  bool visible() const { return has_create && !deleted(); }
+  std::int64_t created_ms() const { return crdt::HybridClock::WallMs(created.hlc); }
+  // The day the item is about: its kDate field, else the day it was created.
+  std::int64_t day() const;
+};
+
+// Folds `op`, written by the device with tag `device`, into `item`.
+// `item.id` must equal `op.item`.
+void Apply(Item& item, const Op& op, std::uint64_t device);
+
+}  // namespace hearth::model

@@ -1,0 +1,849 @@
+#include "core/node/node.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "core/base/dates.h"
+#include "core/codec/codec.h"
+#include "core/keys/keystore.h"
+#include "core/storage/store.h"
+
+namespace hearth::node {
+
+namespace fs = std::filesystem;
+using model::Field;
+using model::Item;
+using model::Op;
+
+namespace {
+
+constexpr const char* kKeyFile = "keys";
+constexpr const char* kDbFile = "hearth.db";
+constexpr std::string_view kItemDomain = "hearth/item/v1";
+
+bool ValidUtf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    std::uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1f) : n == 3 ? (c & 0x0f) : (c & 0x07);
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2) return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+bool IsBlank(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; });
+}
+
+Status CheckText(std::string_view what, std::string_view s, std::size_t max, bool required) {
+  if (required && IsBlank(s)) return MakeError(Errc::kInvalidInput, "The " + std::string(what) + " is empty.");
+  if (s.size() > max) {
+    return MakeError(Errc::kInvalidInput, "The " + std::string(what) + " is too long (at most " +
+                                              std::to_string(max) + " bytes).");
+  }
+  if (!ValidUtf8(s)) {
+    return MakeError(Errc::kInvalidInput, "The " + std::string(what) + " is not valid UTF-8 text.");
+  }
+  return {};
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+Bytes ItemAd(const storage::ItemRow& r) {
+  Bytes ad;
+  Append(ad, AsBytes(kItemDomain));
+  PutU64Le(ad, r.id);
+  PutU32Le(ad, r.kind);
+  PutU64Le(ad, static_cast<std::uint64_t>(r.day));
+  PutU64Le(ad, r.created);
+  PutU64Le(ad, r.author);
+  ad.push_back(r.live ? 1 : 0);
+  return ad;
+}
+
+ItemId DerivedId(const keys::SpaceId& space, std::string_view purpose) {
+  crypto::Digest d = crypto::Hash({space, AsBytes(purpose)});
+  ItemId id = GetU64Be(d.data());
+  return id == 0 ? 1 : id;
+}
+
+Error NoItem(ItemId id) {
+  return MakeError(Errc::kNotFound, "No item with id " + IdToHex(id) + ".");
+}
+
+}  // namespace
+
+const std::vector<std::string>& CheckinPrompts() {
+  static const std::vector<std::string> kPrompts = {
+      "How connected do you feel to your partner right now, from 1 to 10?",
+      "What went well between you since the last check-in?",
+      "What is one thing you appreciate about your partner this week?",
+      "What do you need from your partner this week?",
+      "Is there anything unresolved you would like to talk about?",
+  };
+  return kPrompts;
+}
+
+struct Node::Impl {
+  fs::path home;
+  Clock* clock = nullptr;
+  keys::DeviceKeys keys;
+  std::unique_ptr<storage::Store> store;
+  crypto::SymmetricKey shared_record_key;
+  crypto::SymmetricKey private_record_key;
+  crypto::SymmetricKey item_key;
+  bool passphrase = false;
+  // Roster cache: loaded at open, refreshed after a commit that touches it.
+  std::map<MemberId, std::string> member_names;
+  struct DeviceInfo {
+    std::string name;
+    MemberId member = 0;
+    Bytes sign_key;
+  };
+  std::map<ItemId, DeviceInfo> devices;
+
+  Impl(fs::path h, Clock& c, keys::DeviceKeys k, std::unique_ptr<storage::Store> s, bool pass)
+      : home(std::move(h)),
+        clock(&c),
+        keys(std::move(k)),
+        store(std::move(s)),
+        shared_record_key(feed::RecordKey(keys.space_key)),
+        private_record_key(feed::RecordKey(keys.member_key)),
+        item_key(keys.local_key.Derive(1, "hitems01")),
+        passphrase(pass) {}
+
+  const feed::FeedId& feed_id() const { return keys.sign.public_key(); }
+  std::uint64_t tag() const { return feed::DeviceTag(feed_id()); }
+
+  // ---- items at rest ----
+
+  storage::ItemRow SealItem(const Item& item) {
+    storage::ItemRow row;
+    row.id = item.id;
+    row.kind = static_cast<std::uint32_t>(item.kind);
+    row.day = item.has_create ? item.day() : 0;
+    row.created = item.created.hlc;
+    row.author = item.author;
+    row.live = item.visible();
+    Bytes plain = codec::EncodeItem(item);
+    crypto::Nonce nonce = crypto::RandomNonce();
+    row.state.assign(nonce.begin(), nonce.end());
+    Append(row.state, crypto::Seal(item_key, nonce, plain, ItemAd(row)));
+    return row;
+  }
+
+  Result<Item> OpenItem(const storage::ItemRow& row) {
+    auto damaged = MakeError(Errc::kIntegrity,
+                             "Stored item " + IdToHex(row.id) + " is damaged or was tampered with.");
+    if (row.state.size() < crypto::kNonceSize + crypto::kTagSize) return damaged;
+    crypto::Nonce nonce;
+    std::memcpy(nonce.data(), row.state.data(), nonce.size());
+    auto plain = crypto::Open(item_key, nonce, ByteView(row.state).subspan(crypto::kNonceSize),
+                              ItemAd(row));
+    if (!plain) return damaged;
+    auto item = codec::DecodeItem(*plain);
+    if (!item.ok() || item->id != row.id) return damaged;
+    return item;
+  }
+
+  Result<Item> LoadItem(ItemId id) {
+    HEARTH_ASSIGN_OR_RETURN(auto row, store->GetItem(id));
+    if (!row) {
+      Item fresh;
+      fresh.id = id;
+      return fresh;
+    }
+    return OpenItem(*row);
+  }
+
+  Result<Item> LoadVisible(ItemId id) {
+    HEARTH_ASSIGN_OR_RETURN(Item item, LoadItem(id));
+    if (!item.visible() || item.kind == Kind::kMember || item.kind == Kind::kDevice) {
+      return NoItem(id);
+    }
+    return item;
+  }
+
+  // ---- committing ----
+
+  Result<crdt::HybridClock> LoadClock() {
+    HEARTH_ASSIGN_OR_RETURN(auto raw, store->GetMeta("hlc"));
+    if (!raw) return crdt::HybridClock(0);
+    if (raw->size() != 8) return MakeError(Errc::kIntegrity, "The database's clock is damaged.");
+    return crdt::HybridClock(GetU64Le(raw->data()));
+  }
+
+  // The head of this device's own feed, checked before chaining onto it.
+  Result<storage::FeedHead> CheckedOwnHead() {
+    HEARTH_ASSIGN_OR_RETURN(auto head, store->Head(feed_id()));
+    if (!head) return storage::FeedHead{};
+    HEARTH_ASSIGN_OR_RETURN(auto rec, store->GetRecord(feed_id(), head->seq));
+    if (!rec || feed::RecordHash(rec->record.body) != head->hash ||
+        !crypto::VerifySignature(feed_id(), feed::HeadMessage(feed_id(), head->seq, head->hash),
+                                 rec->record.signature)) {
+      return MakeError(Errc::kIntegrity,
+                       "The newest record of this device is damaged or was tampered with; run "
+                       "'hearth verify'.");
+    }
+    return *head;
+  }
+
+  Status Commit(std::vector<std::vector<Op>>& batches, feed::Scope scope) {
+    HEARTH_ASSIGN_OR_RETURN(auto txn, store->Begin());
+    HEARTH_ASSIGN_OR_RETURN(crdt::HybridClock hlc, LoadClock());
+    HEARTH_ASSIGN_OR_RETURN(storage::FeedHead head, CheckedOwnHead());
+    const crypto::SymmetricKey& key =
+        scope == feed::Scope::kPrivate ? private_record_key : shared_record_key;
+    std::map<ItemId, Item> touched;
+    bool roster_changed = false;
+    for (auto& ops : batches) {
+      const std::int64_t now = clock->NowMs();
+      for (Op& op : ops) op.hlc = hlc.Tick(now);
+      Bytes plain = codec::EncodeOpBatch(ops);
+      if (plain.size() > feed::kMaxPlaintext) {
+        return MakeError(Errc::kInvalidInput, "The change is too large to store as one record.");
+      }
+      feed::Record rec = feed::Seal(keys.sign, key, scope, head.seq + 1, head.hash, plain);
+      crypto::Digest hash = feed::RecordHash(rec.body);
+      HEARTH_TRY(store->PutRecord(feed_id(), head.seq + 1, hash, rec));
+      head.seq += 1;
+      head.hash = hash;
+      for (const Op& op : ops) {
+        auto it = touched.find(op.item);
+        if (it == touched.end()) {
+          HEARTH_ASSIGN_OR_RETURN(Item loaded, LoadItem(op.item));
+          it = touched.emplace(op.item, std::move(loaded)).first;
+        }
+        model::Apply(it->second, op, tag());
+        roster_changed |= it->second.kind == Kind::kMember || it->second.kind == Kind::kDevice;
+      }
+    }
+    for (const auto& [id, item] : touched) HEARTH_TRY(store->PutItem(SealItem(item)));
+    Bytes clock_bytes;
+    PutU64Le(clock_bytes, hlc.last());
+    HEARTH_TRY(store->PutMeta("hlc", clock_bytes));
+    HEARTH_TRY(txn.Commit());
+    if (roster_changed) return LoadRoster();
+    return {};
+  }
+
+  Status CommitOne(std::vector<Op> ops, feed::Scope scope) {
+    std::vector<std::vector<Op>> batches;
+    batches.push_back(std::move(ops));
+    return Commit(batches, scope);
+  }
+
+  Status LoadRoster() {
+    member_names.clear();
+    devices.clear();
+    storage::ItemQuery q;
+    q.kinds = {static_cast<std::uint32_t>(Kind::kMember), static_cast<std::uint32_t>(Kind::kDevice)};
+    Status failed;
+    HEARTH_TRY(store->ScanItems(q, [&](storage::ItemRow&& row) {
+      auto item = OpenItem(row);
+      if (!item.ok()) {
+        failed = item.error();
+        return false;
+      }
+      if (item->kind == Kind::kMember) {
+        member_names[item->id] = item->Text(Field::kName);
+      } else {
+        DeviceInfo d{item->Text(Field::kName),
+                     static_cast<MemberId>(item->Int(Field::kMember).value_or(0)), {}};
+        if (const auto* b = item->Get(Field::kSignKey)) {
+          if (const auto* bytes = std::get_if<Bytes>(b)) d.sign_key = *bytes;
+        }
+        devices[item->id] = std::move(d);
+      }
+      return true;
+    }));
+    return failed;
+  }
+
+  std::string MemberName(MemberId id) const {
+    auto it = member_names.find(id);
+    return it == member_names.end() ? std::string("(unknown member)") : it->second;
+  }
+
+  // The other member of the space, if one has joined.
+  std::optional<MemberId> Partner() const {
+    for (const auto& [id, name] : member_names) {
+      if (id != keys.member_id) return id;
+    }
+    return std::nullopt;
+  }
+
+  // ---- reading ----
+
+  ItemView View(const Item& item) {
+    ItemView v;
+    v.id = item.id;
+    v.kind = item.kind;
+    v.author_id = item.author;
+    v.author = MemberName(item.author);
+    v.mine = item.author == keys.member_id;
+    v.created_ms = item.created_ms();
+    v.day = item.day();
+    v.text = item.Text(Field::kText);
+    v.title = item.Text(Field::kTitle);
+    v.mood = item.Int(Field::kMood);
+    for (const auto& t : item.tags.Values()) v.tags.push_back(t);
+    v.is_private = item.is_private;
+    v.memory = item.Int(Field::kMemory).value_or(0) != 0;
+    if (item.kind == Kind::kAppreciation) {
+      const MemberId to = static_cast<MemberId>(item.Int(Field::kTo).value_or(0));
+      if (to != 0) {
+        v.to = MemberName(to);
+      } else if (auto p = Partner(); p && *p != item.author) {
+        v.to = MemberName(*p);
+      } else if (item.author != keys.member_id) {
+        v.to = MemberName(keys.member_id);
+      } else {
+        v.to = "your partner";
+      }
+    }
+    const auto clamp = [](std::int64_t x, std::int64_t hi) { return x < 0 || x > hi ? 0 : x; };
+    v.owner = static_cast<model::Owner>(clamp(item.Int(Field::kOwner).value_or(0), 2));
+    v.rhythm = static_cast<model::Rhythm>(clamp(item.Int(Field::kRhythm).value_or(1), 2));
+    for (const auto& [period, reg] : item.follow_through) {
+      v.follow_through.push_back({period, reg.value.kept, reg.value.note});
+    }
+    v.period = item.Text(Field::kPeriod);
+    if (item.kind == Kind::kCheckin) {
+      std::map<MemberId, AnswerView> by_member;
+      for (const auto& [key, reg] : item.answers) {
+        if (key.second >= CheckinPrompts().size()) continue;
+        AnswerView& a = by_member[key.first];
+        a.member_id = key.first;
+        a.member = MemberName(key.first);
+        a.answers.resize(CheckinPrompts().size());
+        a.answers[key.second] = reg.value;
+      }
+      for (auto& [id, a] : by_member) v.answers.push_back(std::move(a));
+      if (v.text.empty()) {
+        std::string names;
+        for (const auto& a : v.answers) names += (names.empty() ? "" : " and ") + a.member;
+        v.text = "Check-in " + v.period + (names.empty() ? "" : ", answered by " + names);
+      }
+    }
+    return v;
+  }
+
+  // Scans visible items newest first; `keep` decides, `limit` 0 is unlimited.
+  Result<std::vector<ItemView>> Scan(const storage::ItemQuery& q, std::size_t limit,
+                                     const std::function<bool(const Item&)>& keep) {
+    std::vector<ItemView> out;
+    Status failed;
+    HEARTH_TRY(store->ScanItems(q, [&](storage::ItemRow&& row) {
+      auto item = OpenItem(row);
+      if (!item.ok()) {
+        failed = item.error();
+        return false;
+      }
+      if (!item->visible() || !keep(*item)) return true;
+      out.push_back(View(*item));
+      return limit == 0 || out.size() < limit;
+    }));
+    if (!failed.ok()) return failed.error();
+    return out;
+  }
+
+  static storage::ItemQuery JournalKinds() {
+    storage::ItemQuery q;
+    for (Kind k : {Kind::kEntry, Kind::kAppreciation, Kind::kCommitment, Kind::kCheckin}) {
+      q.kinds.push_back(static_cast<std::uint32_t>(k));
+    }
+    return q;
+  }
+
+  std::int64_t Today() { return DayOfMs(clock->NowMs()); }
+  ItemId CheckinId(const std::string& period) { return DerivedId(keys.space_id, "checkin/" + period); }
+  ItemId AgreementsId() { return DerivedId(keys.space_id, "agreements"); }
+
+  bool OwnedByMe(const ItemView& c) const {
+    switch (c.owner) {
+      case model::Owner::kBoth:
+        return true;
+      case model::Owner::kPartner:
+        return c.author_id != keys.member_id;
+      default:
+        return c.author_id == keys.member_id;
+    }
+  }
+
+  std::string CurrentPeriod(model::Rhythm r) {
+    switch (r) {
+      case model::Rhythm::kDay:
+        return DayPeriod(Today());
+      case model::Rhythm::kMonth:
+        return MonthPeriod(Today());
+      default:
+        return WeekPeriod(Today());
+    }
+  }
+};
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Node::~Node() = default;
+
+MemberId Node::member_id() const { return impl_->keys.member_id; }
+std::uint64_t Node::device_tag() const { return impl_->tag(); }
+
+ItemId Node::NewItemId() {
+  ItemId id = 0;
+  while (id == 0) id = crypto::RandomU64();
+  return id;
+}
+
+Result<std::unique_ptr<Node>> Node::Init(const fs::path& home, InitOptions options, Clock& clock) {
+  HEARTH_TRY(crypto::Init());
+  HEARTH_TRY(CheckText("name", options.member_name, kMaxNameBytes, true));
+  HEARTH_TRY(CheckText("device name", options.device_name, kMaxNameBytes, true));
+  std::error_code ec;
+  if (fs::exists(home / kKeyFile, ec) || fs::exists(home / kDbFile, ec)) {
+    return MakeError(Errc::kRefused, "A Hearth space already exists in " + home.string() + ".");
+  }
+  const bool created_dir = !fs::exists(home, ec);
+  fs::create_directories(home, ec);
+  if (ec) {
+    return MakeError(Errc::kStorage, "Could not create " + home.string() + ": " + ec.message() + ".");
+  }
+  ::chmod(home.c_str(), 0700);
+  auto cleanup = [&] {
+    std::error_code ignored;
+    for (const char* f : {kKeyFile, "hearth.db", "hearth.db-wal", "hearth.db-shm", "keys.tmp"}) {
+      fs::remove(home / f, ignored);
+    }
+    if (created_dir) fs::remove(home, ignored);
+  };
+  keys::DeviceKeys k = keys::GenerateForNewSpace();
+  const bool pass = options.passphrase.has_value();
+  if (Status s = keys::Save(home / kKeyFile, k, options.passphrase); !s.ok()) {
+    cleanup();
+    return s.error();
+  }
+  auto store = storage::Store::Open(home / kDbFile, true);
+  if (!store.ok()) {
+    cleanup();
+    return store.error();
+  }
+  ::chmod((home / kDbFile).c_str(), 0600);
+  auto node = std::unique_ptr<Node>(new Node(
+      std::make_unique<Impl>(home, clock, std::move(k), std::move(store).value(), pass)));
+  Impl& im = *node->impl_;
+  // The roster starts with this member and this device.
+  std::vector<Op> ops;
+  const MemberId me = im.keys.member_id;
+  const ItemId dev = im.tag();
+  ops.push_back({0, me, model::CreateItem{Kind::kMember, me, false}});
+  ops.push_back({0, me, model::SetField{Field::kName, options.member_name}});
+  ops.push_back({0, dev, model::CreateItem{Kind::kDevice, me, false}});
+  ops.push_back({0, dev, model::SetField{Field::kName, options.device_name}});
+  ops.push_back({0, dev, model::SetField{Field::kMember, static_cast<std::int64_t>(me)}});
+  const auto& spk = im.keys.sign.public_key();
+  const auto& dpk = im.keys.dh.public_key();
+  ops.push_back({0, dev, model::SetField{Field::kSignKey, Bytes(spk.begin(), spk.end())}});
+  ops.push_back({0, dev, model::SetField{Field::kDhKey, Bytes(dpk.begin(), dpk.end())}});
+  if (Status s = im.CommitOne(std::move(ops), feed::Scope::kShared); !s.ok()) {
+    node.reset();
+    cleanup();
+    return s.error();
+  }
+  return node;
+}
+
+Result<bool> Node::NeedsPassphrase(const fs::path& home) {
+  HEARTH_TRY(crypto::Init());
+  std::error_code ec;
+  if (!fs::exists(home / kKeyFile, ec) || !fs::exists(home / kDbFile, ec)) {
+    return MakeError(Errc::kNotFound,
+                     "No Hearth space in " + home.string() + "; run 'hearth init' first.");
+  }
+  return keys::NeedsPassphrase(home / kKeyFile);
+}
+
+Result<std::unique_ptr<Node>> Node::Open(const fs::path& home,
+                                         const std::optional<crypto::SecretBytes>& passphrase,
+                                         Clock& clock) {
+  HEARTH_TRY(crypto::Init());
+  HEARTH_ASSIGN_OR_RETURN(bool needs, NeedsPassphrase(home));
+  static const std::optional<crypto::SecretBytes> kNone;
+  HEARTH_ASSIGN_OR_RETURN(keys::DeviceKeys k, keys::Load(home / kKeyFile, needs ? passphrase : kNone));
+  HEARTH_ASSIGN_OR_RETURN(auto store, storage::Store::Open(home / kDbFile, false));
+  auto node = std::unique_ptr<Node>(
+      new Node(std::make_unique<Impl>(home, clock, std::move(k), std::move(store), needs)));
+  HEARTH_TRY(node->impl_->LoadRoster());
+  return node;
+}
+
+Result<ItemId> Node::Write(const EntryDraft& d) {
+  HEARTH_TRY(CheckText("entry text", d.text, kMaxTextBytes, true));
+  HEARTH_TRY(CheckText("title", d.title, kMaxTitleBytes, false));
+  if (d.mood && (*d.mood < 1 || *d.mood > 5)) {
+    return MakeError(Errc::kInvalidInput, "The mood must be a whole number from 1 to 5.");
+  }
+  if (d.tags.size() > kMaxTags) {
+    return MakeError(Errc::kInvalidInput, "Too many tags (at most " + std::to_string(kMaxTags) + ").");
+  }
+  for (const auto& t : d.tags) HEARTH_TRY(CheckText("tag", t, kMaxTagBytes, true));
+  if (d.memory && !d.date) {
+    return MakeError(Errc::kInvalidInput, "A memory needs --date YYYY-MM-DD: the day it happened.");
+  }
+  const ItemId id = NewItemId();
+  std::vector<Op> ops;
+  ops.push_back({0, id, model::CreateItem{Kind::kEntry, member_id(), d.is_private}});
+  ops.push_back({0, id, model::SetField{Field::kText, d.text}});
+  if (!d.title.empty()) ops.push_back({0, id, model::SetField{Field::kTitle, d.title}});
+  if (d.mood) ops.push_back({0, id, model::SetField{Field::kMood, *d.mood}});
+  if (d.date) ops.push_back({0, id, model::SetField{Field::kDate, *d.date}});
+  if (d.memory) ops.push_back({0, id, model::SetField{Field::kMemory, std::int64_t{1}}});
+  std::set<std::string> seen;
+  for (const auto& t : d.tags) {
+    if (seen.insert(t).second) ops.push_back({0, id, model::AddTag{t}});
+  }
+  HEARTH_TRY(impl_->CommitOne(std::move(ops),
+                              d.is_private ? feed::Scope::kPrivate : feed::Scope::kShared));
+  return id;
+}
+
+Result<ItemId> Node::Appreciate(const std::string& text) {
+  HEARTH_TRY(CheckText("appreciation", text, kMaxTextBytes, true));
+  const ItemId id = NewItemId();
+  std::vector<Op> ops;
+  ops.push_back({0, id, model::CreateItem{Kind::kAppreciation, member_id(), false}});
+  ops.push_back({0, id, model::SetField{Field::kText, text}});
+  if (auto p = impl_->Partner()) {
+    ops.push_back({0, id, model::SetField{Field::kTo, static_cast<std::int64_t>(*p)}});
+  }
+  HEARTH_TRY(impl_->CommitOne(std::move(ops), feed::Scope::kShared));
+  return id;
+}
+
+Result<ItemId> Node::Commit(const std::string& text, model::Rhythm rhythm, model::Owner owner) {
+  HEARTH_TRY(CheckText("commitment", text, kMaxTextBytes, true));
+  const ItemId id = NewItemId();
+  std::vector<Op> ops;
+  ops.push_back({0, id, model::CreateItem{Kind::kCommitment, member_id(), false}});
+  ops.push_back({0, id, model::SetField{Field::kText, text}});
+  ops.push_back({0, id, model::SetField{Field::kRhythm, static_cast<std::int64_t>(rhythm)}});
+  ops.push_back({0, id, model::SetField{Field::kOwner, static_cast<std::int64_t>(owner)}});
+  HEARTH_TRY(impl_->CommitOne(std::move(ops), feed::Scope::kShared));
+  return id;
+}
+
+Result<std::string> Node::FollowThrough(ItemId id, bool kept, const std::string& note) {
+  HEARTH_TRY(CheckText("note", note, kMaxNoteBytes, false));
+  HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadVisible(id));
+  if (item.kind != Kind::kCommitment) {
+    return MakeError(Errc::kRefused, "Item " + IdToHex(id) + " is not a commitment.");
+  }
+  const std::string period = impl_->CurrentPeriod(impl_->View(item).rhythm);
+  HEARTH_TRY(impl_->CommitOne({{0, id, model::SetFollowThrough{period, kept, note}}},
+                              feed::Scope::kShared));
+  return period;
+}
+
+Result<ItemId> Node::CheckIn(const std::vector<std::string>& answers) {
+  const auto& prompts = CheckinPrompts();
+  if (answers.size() != prompts.size()) {
+    return MakeError(Errc::kInvalidInput, "A check-in has " + std::to_string(prompts.size()) +
+                                              " answers, one per prompt; got " +
+                                              std::to_string(answers.size()) + ".");
+  }
+  const std::string& score = answers[0];
+  int n = 0;
+  bool digits = !score.empty() && score.size() <= 2 &&
+                std::all_of(score.begin(), score.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (digits) n = std::stoi(score);
+  if (!digits || n < 1 || n > 10) {
+    return MakeError(Errc::kInvalidInput,
+                     "The first answer (connection) must be a whole number from 1 to 10.");
+  }
+  for (std::size_t i = 1; i < answers.size(); ++i) {
+    HEARTH_TRY(CheckText("answer", answers[i], kMaxTextBytes, false));
+  }
+  const std::string period = WeekPeriod(impl_->Today());
+  const ItemId id = impl_->CheckinId(period);
+  std::vector<Op> ops;
+  ops.push_back({0, id, model::CreateItem{Kind::kCheckin, member_id(), false}});
+  ops.push_back({0, id, model::SetField{Field::kPeriod, period}});
+  for (std::uint32_t i = 0; i < answers.size(); ++i) {
+    ops.push_back({0, id, model::SetAnswer{member_id(), i, answers[i]}});
+  }
+  HEARTH_TRY(impl_->CommitOne(std::move(ops), feed::Scope::kShared));
+  return id;
+}
+
+Result<std::string> Node::Agreements() {
+  HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadItem(impl_->AgreementsId()));
+  return item.Text(Field::kText);
+}
+
+Status Node::SetAgreements(const std::string& text) {
+  HEARTH_TRY(CheckText("agreements document", text, kMaxTextBytes, false));
+  const ItemId id = impl_->AgreementsId();
+  std::vector<Op> ops;
+  ops.push_back({0, id, model::CreateItem{Kind::kAgreements, member_id(), false}});
+  ops.push_back({0, id, model::SetField{Field::kText, text}});
+  return impl_->CommitOne(std::move(ops), feed::Scope::kShared);
+}
+
+Status Node::Edit(ItemId id, const std::string& text) {
+  HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadVisible(id));
+  if (item.kind == Kind::kCheckin) {
+    return MakeError(Errc::kRefused, "Check-in answers change by running 'hearth checkin' again.");
+  }
+  if (item.kind == Kind::kAgreements) {
+    return MakeError(Errc::kRefused, "The agreements change with 'hearth agreements edit'.");
+  }
+  if (item.author != member_id()) {
+    return MakeError(Errc::kRefused, "Only its author can edit item " + IdToHex(id) + ".");
+  }
+  HEARTH_TRY(CheckText("text", text, kMaxTextBytes, true));
+  return impl_->CommitOne({{0, id, model::SetField{Field::kText, text}}},
+                          item.is_private ? feed::Scope::kPrivate : feed::Scope::kShared);
+}
+
+Status Node::Delete(ItemId id) {
+  HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadVisible(id));
+  if (item.author != member_id() && item.kind != Kind::kCheckin) {
+    return MakeError(Errc::kRefused, "Only its author can delete item " + IdToHex(id) + ".");
+  }
+  if (item.kind == Kind::kCheckin) {
+    return MakeError(Errc::kRefused, "A check-in belongs to both partners and cannot be deleted.");
+  }
+  return impl_->CommitOne({{0, id, model::SetField{Field::kDeleted, std::int64_t{1}}}},
+                          item.is_private ? feed::Scope::kPrivate : feed::Scope::kShared);
+}
+
+Result<ItemId> Node::Resolve(std::string_view prefix) {
+  const std::string p = Lower(prefix);
+  if (p.size() < 4 || p.size() > 16 ||
+      !std::all_of(p.begin(), p.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
+    return MakeError(Errc::kInvalidInput, "'" + std::string(prefix) +
+                                              "' is not an item id (4 to 16 hex digits).");
+  }
+  const int shift = 4 * (16 - static_cast<int>(p.size()));
+  const std::uint64_t value = std::stoull(p, nullptr, 16);
+  const std::uint64_t lo = shift == 64 ? 0 : value << shift;
+  const std::uint64_t hi = lo | (shift == 0 ? 0 : ((std::uint64_t{1} << shift) - 1));
+  HEARTH_ASSIGN_OR_RETURN(auto ids, impl_->store->IdsInRange(lo, hi, 16));
+  std::vector<ItemId> visible;
+  for (ItemId id : ids) {
+    HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadItem(id));
+    if (item.visible() && item.kind != Kind::kMember && item.kind != Kind::kDevice) {
+      visible.push_back(id);
+    }
+  }
+  if (visible.empty()) return MakeError(Errc::kNotFound, "No item with id " + std::string(prefix) + ".");
+  if (visible.size() > 1) {
+    return MakeError(Errc::kAmbiguous, "The id '" + std::string(prefix) + "' matches " +
+                                           std::to_string(visible.size()) +
+                                           " items; type more of it.");
+  }
+  return visible[0];
+}
+
+Result<ItemView> Node::Get(ItemId id) {
+  HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadVisible(id));
+  return impl_->View(item);
+}
+
+Result<std::vector<ItemView>> Node::List(const ListQuery& query) {
+  storage::ItemQuery q = Impl::JournalKinds();
+  if (!query.kinds.empty()) {
+    q.kinds.clear();
+    for (Kind k : query.kinds) q.kinds.push_back(static_cast<std::uint32_t>(k));
+  }
+  q.from_day = query.from_day;
+  q.to_day = query.to_day;
+  if (query.author) {
+    std::optional<MemberId> who;
+    for (const auto& [id, name] : impl_->member_names) {
+      if (Lower(name) == Lower(*query.author)) who = id;
+    }
+    if (!who) {
+      return MakeError(Errc::kNotFound, "No member named '" + *query.author + "' in this space.");
+    }
+    q.author = who;
+  }
+  return impl_->Scan(q, query.limit, [&](const Item& item) {
+    return !query.tag || item.tags.Contains(*query.tag);
+  });
+}
+
+Result<std::vector<ItemView>> Node::Search(std::string_view query, std::size_t limit) {
+  const std::string needle = Lower(query);
+  if (IsBlank(needle)) return MakeError(Errc::kInvalidInput, "The search query is empty.");
+  return impl_->Scan(Impl::JournalKinds(), limit, [&](const Item& item) {
+    auto has = [&](const std::string& s) { return Lower(s).find(needle) != std::string::npos; };
+    if (has(item.Text(Field::kText)) || has(item.Text(Field::kTitle))) return true;
+    for (const auto& [dot, tag] : item.tags.adds()) {
+      if (has(tag)) return true;
+    }
+    for (const auto& [period, reg] : item.follow_through) {
+      if (has(reg.value.note)) return true;
+    }
+    for (const auto& [key, reg] : item.answers) {
+      if (has(reg.value)) return true;
+    }
+    return false;
+  });
+}
+
+Result<std::vector<ItemView>> Node::OnThisDay() {
+  const std::int64_t today = impl_->Today();
+  const CivilDate t = CivilFromDays(today);
+  storage::ItemQuery q;
+  q.kinds = {static_cast<std::uint32_t>(Kind::kEntry), static_cast<std::uint32_t>(Kind::kAppreciation)};
+  q.to_day = today - 1;
+  return impl_->Scan(q, 0, [&](const Item& item) {
+    const CivilDate c = CivilFromDays(item.day());
+    return c.month == t.month && c.day == t.day && c.year < t.year;
+  });
+}
+
+Result<std::optional<ItemView>> Node::RandomMemory() {
+  storage::ItemQuery q;
+  q.kinds = {static_cast<std::uint32_t>(Kind::kEntry), static_cast<std::uint32_t>(Kind::kAppreciation)};
+  q.to_day = impl_->Today() - 1;
+  HEARTH_ASSIGN_OR_RETURN(auto all, impl_->Scan(q, 0, [](const Item& item) {
+    return item.kind == Kind::kAppreciation || item.Int(Field::kMemory).value_or(0) != 0;
+  }));
+  if (all.empty()) return std::optional<ItemView>();
+  return std::optional<ItemView>(all[crypto::RandomU64() % all.size()]);
+}
+
+Result<StatusView> Node::GetStatus() {
+  Impl& im = *impl_;
+  StatusView s;
+  s.space_id = ToHex(im.keys.space_id);
+  s.passphrase = im.passphrase;
+  for (const auto& [id, name] : im.member_names) {
+    MemberView m{id, name, id == member_id()};
+    if (m.me) s.me = m;
+    s.members.push_back(m);
+  }
+  for (const auto& [id, d] : im.devices) {
+    DeviceView v{ToHex(d.sign_key), d.name, im.MemberName(d.member), id == im.tag()};
+    if (v.this_device) s.device = v;
+    s.devices.push_back(v);
+  }
+  HEARTH_ASSIGN_OR_RETURN(auto head, im.store->Head(im.feed_id()));
+  s.records_here = head ? head->seq : 0;
+  HEARTH_ASSIGN_OR_RETURN(s.records_total, im.store->RecordCount());
+  s.checkin_period = WeekPeriod(im.Today());
+  HEARTH_ASSIGN_OR_RETURN(Item checkin, im.LoadItem(im.CheckinId(s.checkin_period)));
+  s.checkin_due = !checkin.answers.contains({member_id(), 0});
+  storage::ItemQuery q;
+  q.kinds = {static_cast<std::uint32_t>(Kind::kCommitment)};
+  HEARTH_ASSIGN_OR_RETURN(auto commitments, im.Scan(q, 0, [](const Item&) { return true; }));
+  for (auto& c : commitments) {
+    if (!im.OwnedByMe(c)) continue;
+    const std::string period = im.CurrentPeriod(c.rhythm);
+    bool recorded = std::any_of(c.follow_through.begin(), c.follow_through.end(),
+                                [&](const FollowThroughView& f) { return f.period == period; });
+    if (!recorded) s.commitments_due.push_back(std::move(c));
+  }
+  return s;
+}
+
+Result<VerifyReport> Node::Verify() {
+  Impl& im = *impl_;
+  VerifyReport report;
+  std::map<ItemId, Item> rebuilt;
+  HEARTH_ASSIGN_OR_RETURN(auto feeds, im.store->Feeds());
+  for (const feed::FeedId& f : feeds) {
+    ++report.feeds;
+    std::uint64_t expect = 1;
+    crypto::Digest prev{};
+    const std::string who = "record " + ToHex(ByteView(f).subspan(0, 8));
+    HEARTH_TRY(im.store->ForEachRecord(f, 1, [&](storage::StoredRecord&& r) -> Status {
+      const std::string where = who + "/" + std::to_string(r.seq);
+      if (r.seq != expect) {
+        return MakeError(Errc::kIntegrity, "A record is missing before " + where + ".");
+      }
+      if (Status s = feed::Verify(r.record, f, r.seq, prev); !s.ok()) {
+        return MakeError(Errc::kIntegrity, "Tampered or corrupt data in " + where + ": " + s.error().message);
+      }
+      const crypto::Digest hash = feed::RecordHash(r.record.body);
+      if (hash != r.hash) {
+        return MakeError(Errc::kIntegrity, "Tampered or corrupt data in " + where + ".");
+      }
+      HEARTH_ASSIGN_OR_RETURN(feed::Header h, feed::ParseHeader(r.record.body));
+      const crypto::SymmetricKey& key =
+          h.scope == feed::Scope::kPrivate ? im.private_record_key : im.shared_record_key;
+      auto plain = feed::OpenBody(r.record.body, key);
+      if (!plain.ok()) {
+        return MakeError(Errc::kIntegrity, "Tampered or corrupt data in " + where + ": it does not decrypt.");
+      }
+      auto ops = codec::DecodeOpBatch(*plain);
+      if (!ops.ok()) return MakeError(Errc::kIntegrity, "Tampered or corrupt data in " + where + ".");
+      for (const Op& op : *ops) {
+        Item& item = rebuilt[op.item];
+        item.id = op.item;
+        model::Apply(item, op, feed::DeviceTag(f));
+        ++report.ops;
+      }
+      prev = hash;
+      ++expect;
+      ++report.records;
+      return {};
+    }));
+  }
+  // The stored items must open and equal the rebuild.
+  storage::ItemQuery all;
+  all.live_only = false;
+  Status failed;
+  std::size_t seen = 0;
+  HEARTH_TRY(im.store->ScanItems(all, [&](storage::ItemRow&& row) {
+    auto item = im.OpenItem(row);
+    if (!item.ok()) {
+      failed = item.error();
+      return false;
+    }
+    auto it = rebuilt.find(row.id);
+    if (it == rebuilt.end() || !(it->second == *item)) {
+      failed = MakeError(Errc::kIntegrity, "Stored item " + IdToHex(row.id) +
+                                               " does not match the records; run 'hearth verify' "
+                                               "after restoring a backup.");
+      return false;
+    }
+    ++seen;
+    return true;
+  }));
+  if (!failed.ok()) return failed.error();
+  if (seen != rebuilt.size()) {
+    return MakeError(Errc::kIntegrity, "Some items are missing from the database.");
+  }
+  report.items = seen;
+  return report;
+}
+
+Status Node::CommitBatches(std::vector<std::vector<model::Op>> batches, feed::Scope scope) {
+  return impl_->Commit(batches, scope);
+}
+
+}  // namespace hearth::node

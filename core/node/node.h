@@ -1,0 +1,199 @@
+// hearth::node — one Hearth node on one device: the facade the CLI uses.
+//
+// A Node owns the home directory's key file and database. Every change is a
+// batch of ops committed as one signed, encrypted record in this device's
+// feed, together with the updated (encrypted) items, in one SQLite
+// transaction: either all of it is on disk or none of it. Reads come from the
+// materialized items; Verify() re-checks every record and rebuilds the model.
+//
+// Input checks (lengths, ranges, UTF-8) happen here, before any op exists, and
+// fail with kInvalidInput and nothing changed.
+//
+// Threading: a Node is used from one thread. Several processes may open the
+// same home; SQLite serializes their writes.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/base/clock.h"
+#include "core/base/result.h"
+#include "core/crypto/crypto.h"
+#include "core/feed/record.h"
+#include "core/model/model.h"
+
+namespace hearth::node {
+
+using model::ItemId;
+using model::Kind;
+using model::MemberId;
+
+// Limits on what a person can put in one item (docs/user-guide.md).
+inline constexpr std::size_t kMaxTextBytes = 256 * 1024;
+inline constexpr std::size_t kMaxTitleBytes = 200;
+inline constexpr std::size_t kMaxTagBytes = 64;
+inline constexpr std::size_t kMaxTags = 32;
+inline constexpr std::size_t kMaxNameBytes = 64;
+inline constexpr std::size_t kMaxNoteBytes = 4096;
+
+// The check-in prompts, in order (docs/user-guide.md explains their source).
+// Prompt 0 is answered with a number from 1 to 10.
+const std::vector<std::string>& CheckinPrompts();
+
+struct InitOptions {
+  std::string member_name;
+  std::string device_name;
+  std::optional<crypto::SecretBytes> passphrase;  // none: key file kept with 0600
+};
+
+struct EntryDraft {
+  std::string text;
+  std::string title;
+  std::optional<std::int64_t> mood;
+  std::vector<std::string> tags;
+  bool is_private = false;
+  std::optional<std::int64_t> date;  // day number
+  bool memory = false;
+};
+
+struct FollowThroughView {
+  std::string period;
+  bool kept = false;
+  std::string note;
+};
+
+struct AnswerView {
+  std::string member;
+  MemberId member_id = 0;
+  std::vector<std::string> answers;  // one per prompt; "" when skipped
+};
+
+// One item as a reader sees it, with names resolved.
+struct ItemView {
+  ItemId id = 0;
+  Kind kind = Kind::kUnknown;
+  std::string author;
+  MemberId author_id = 0;
+  bool mine = false;
+  std::int64_t created_ms = 0;
+  std::int64_t day = 0;
+  std::string text;
+  // entry
+  std::string title;
+  std::optional<std::int64_t> mood;
+  std::vector<std::string> tags;
+  bool is_private = false;
+  bool memory = false;
+  // appreciation
+  std::string to;
+  // commitment
+  model::Owner owner = model::Owner::kAuthor;
+  model::Rhythm rhythm = model::Rhythm::kWeek;
+  std::vector<FollowThroughView> follow_through;  // oldest period first
+  // check-in
+  std::string period;
+  std::vector<AnswerView> answers;
+};
+
+struct ListQuery {
+  std::vector<Kind> kinds;  // empty: entries, appreciations, commitments, check-ins
+  std::optional<std::int64_t> from_day, to_day;
+  std::optional<std::string> tag;
+  std::optional<std::string> author;  // a member's name
+  std::size_t limit = 0;              // 0: no limit
+};
+
+struct MemberView {
+  MemberId id = 0;
+  std::string name;
+  bool me = false;
+};
+
+struct DeviceView {
+  std::string id;  // hex of the device's public key
+  std::string name;
+  std::string member;
+  bool this_device = false;
+};
+
+struct StatusView {
+  std::string space_id;
+  MemberView me;
+  DeviceView device;
+  std::vector<MemberView> members;
+  std::vector<DeviceView> devices;
+  std::uint64_t records_here = 0;      // records in this device's feed
+  std::uint64_t records_total = 0;     // records of every feed held here
+  bool passphrase = false;
+  bool checkin_due = false;
+  std::string checkin_period;
+  std::vector<ItemView> commitments_due;
+};
+
+struct VerifyReport {
+  std::uint64_t feeds = 0;
+  std::uint64_t records = 0;
+  std::uint64_t ops = 0;
+  std::uint64_t items = 0;
+};
+
+class Node {
+ public:
+  // Creates a new space in `home` (which must not hold one) with this device
+  // as its first device.
+  static Result<std::unique_ptr<Node>> Init(const std::filesystem::path& home, InitOptions options,
+                                            Clock& clock);
+  // kNotFound when `home` holds no space.
+  static Result<bool> NeedsPassphrase(const std::filesystem::path& home);
+  static Result<std::unique_ptr<Node>> Open(const std::filesystem::path& home,
+                                            const std::optional<crypto::SecretBytes>& passphrase,
+                                            Clock& clock);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  Result<ItemId> Write(const EntryDraft& draft);
+  Result<ItemId> Appreciate(const std::string& text);
+  Result<ItemId> Commit(const std::string& text, model::Rhythm rhythm, model::Owner owner);
+  // Records kept/missed for the commitment's current period; returns the period.
+  Result<std::string> FollowThrough(ItemId id, bool kept, const std::string& note);
+  // Answers this week's check-in (one answer per prompt). Returns its id.
+  Result<ItemId> CheckIn(const std::vector<std::string>& answers);
+  Result<std::string> Agreements();
+  Status SetAgreements(const std::string& text);
+  Status Edit(ItemId id, const std::string& text);
+  Status Delete(ItemId id);
+
+  // An id from a unique hex prefix (at least 4 digits). kNotFound, kAmbiguous.
+  Result<ItemId> Resolve(std::string_view prefix);
+  Result<ItemView> Get(ItemId id);
+  Result<std::vector<ItemView>> List(const ListQuery& query);
+  Result<std::vector<ItemView>> Search(std::string_view query, std::size_t limit);
+  // Items about this calendar day in earlier years, newest first.
+  Result<std::vector<ItemView>> OnThisDay();
+  // A random earlier appreciation or memory, if there is one.
+  Result<std::optional<ItemView>> RandomMemory();
+  Result<StatusView> GetStatus();
+  // Re-checks every record (chain, signature, decryption) and that the stored
+  // items equal a rebuild from the records. kIntegrity names the first failure.
+  Result<VerifyReport> Verify();
+
+  // Commits each batch as one record, all in one transaction: the bulk path
+  // used by imports and benchmarks. Op hlc values are assigned here.
+  Status CommitBatches(std::vector<std::vector<model::Op>> batches, feed::Scope scope);
+
+  MemberId member_id() const;
+  std::uint64_t device_tag() const;
+  // A fresh random item id.
+  static ItemId NewItemId();
+
+ private:
+  struct Impl;
+  explicit Node(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hearth::node

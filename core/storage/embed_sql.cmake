@@ -1,0 +1,15 @@
+# Turns the numbered migrations sql/NNN_*.sql into a header with one string each.
+# Invoked as: cmake -DOUT=... -DSQL_DIR=... -P embed_sql.cmake
+file(GLOB migrations "${SQL_DIR}/[0-9][0-9][0-9]_*.sql")
+list(SORT migrations)
+list(LENGTH migrations count)
+set(body "// Generated from core/storage/sql/*.sql. Do not edit.\n#pragma once\n\n")
+string(APPEND body "namespace hearth::storage {\n\ninline constexpr int kSchemaVersion = ${count};\n")
+string(APPEND body "inline constexpr const char* kMigrations[] = {\n")
+foreach(m ${migrations})
+  file(READ "${m}" sql)
+  string(APPEND body "R\"hearthsql(${sql})hearthsql\",\n")
+endforeach()
+string(APPEND body "};\n\n}  // namespace hearth::storage\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
