@@ -108,6 +108,10 @@ using Handler = std::function<Status(Session&)>;
 }  // namespace
 
 int Run(int argc, char** argv) {
+  if (Status s = crypto::Init(); !s.ok()) {
+    std::cerr << "hearth: " << s.error().message << "\n";
+    return ExitCode(s.error().code);
+  }
   CLI::App app{"Hearth: a private, end-to-end encrypted journal for two.", "hearth"};
   app.require_subcommand(1);
   app.fallthrough();

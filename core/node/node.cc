@@ -640,10 +640,10 @@ Status Node::Delete(ItemId id) {
 
 Result<ItemId> Node::Resolve(std::string_view prefix) {
   const std::string p = Lower(prefix);
-  if (p.size() < 4 || p.size() > 16 ||
+  if (p.empty() || p.size() > 16 ||
       !std::all_of(p.begin(), p.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); })) {
     return MakeError(Errc::kInvalidInput, "'" + std::string(prefix) +
-                                              "' is not an item id (4 to 16 hex digits).");
+                                              "' is not an item id (1 to 16 hex digits).");
   }
   const int shift = 4 * (16 - static_cast<int>(p.size()));
   const std::uint64_t value = std::stoull(p, nullptr, 16);

@@ -167,7 +167,7 @@ class Node {
   Status Edit(ItemId id, const std::string& text);
   Status Delete(ItemId id);
 
-  // An id from a unique hex prefix (at least 4 digits). kNotFound, kAmbiguous.
+  // An id from a unique hex prefix (1 to 16 digits). kNotFound, kAmbiguous.
   Result<ItemId> Resolve(std::string_view prefix);
   Result<ItemView> Get(ItemId id);
   Result<std::vector<ItemView>> List(const ListQuery& query);
