@@ -154,18 +154,31 @@ struct Node::Impl {
     return row;
   }
 
-  Result<Item> OpenItem(const storage::ItemRow& row) {
-    auto damaged = MakeError(Errc::kIntegrity,
-                             "Stored item " + IdToHex(row.id) + " is damaged or was tampered with.");
-    if (row.state.size() < crypto::kNonceSize + crypto::kTagSize) return damaged;
+  static Error DamagedItem(std::uint64_t id) {
+    return MakeError(Errc::kIntegrity,
+                     "Stored item " + IdToHex(id) + " is damaged or was tampered with.");
+  }
+
+  // The decrypted (still encoded) state of a row.
+  Result<Bytes> DecryptItem(const storage::ItemRow& row) {
+    if (row.state.size() < crypto::kNonceSize + crypto::kTagSize) return DamagedItem(row.id);
     crypto::Nonce nonce;
     std::memcpy(nonce.data(), row.state.data(), nonce.size());
     auto plain = crypto::Open(item_key, nonce, ByteView(row.state).subspan(crypto::kNonceSize),
                               ItemAd(row));
-    if (!plain) return damaged;
-    auto item = codec::DecodeItem(*plain);
-    if (!item.ok() || item->id != row.id) return damaged;
+    if (!plain) return DamagedItem(row.id);
+    return std::move(*plain);
+  }
+
+  static Result<Item> DecodeItem(const storage::ItemRow& row, ByteView plain) {
+    auto item = codec::DecodeItem(plain);
+    if (!item.ok() || item->id != row.id) return DamagedItem(row.id);
     return item;
+  }
+
+  Result<Item> OpenItem(const storage::ItemRow& row) {
+    HEARTH_ASSIGN_OR_RETURN(Bytes plain, DecryptItem(row));
+    return DecodeItem(row, plain);
   }
 
   Result<Item> LoadItem(ItemId id) {
@@ -260,6 +273,7 @@ struct Node::Impl {
     devices.clear();
     storage::ItemQuery q;
     q.kinds = {static_cast<std::uint32_t>(Kind::kMember), static_cast<std::uint32_t>(Kind::kDevice)};
+    q.newest_first = false;
     Status failed;
     HEARTH_TRY(store->ScanItems(q, [&](storage::ItemRow&& row) {
       auto item = OpenItem(row);
@@ -352,12 +366,21 @@ struct Node::Impl {
   }
 
   // Scans visible items newest first; `keep` decides, `limit` 0 is unlimited.
+  // `prefilter`, if given, sees the decrypted encoding first and may reject an
+  // item without decoding it (it must never reject one that `keep` accepts).
   Result<std::vector<ItemView>> Scan(const storage::ItemQuery& q, std::size_t limit,
-                                     const std::function<bool(const Item&)>& keep) {
+                                     const std::function<bool(const Item&)>& keep,
+                                     const std::function<bool(const Bytes&)>& prefilter = nullptr) {
     std::vector<ItemView> out;
     Status failed;
     HEARTH_TRY(store->ScanItems(q, [&](storage::ItemRow&& row) {
-      auto item = OpenItem(row);
+      auto plain = DecryptItem(row);
+      if (!plain.ok()) {
+        failed = plain.error();
+        return false;
+      }
+      if (prefilter && !prefilter(*plain)) return true;
+      auto item = DecodeItem(row, *plain);
       if (!item.ok()) {
         failed = item.error();
         return false;
@@ -697,6 +720,16 @@ Result<std::vector<ItemView>> Node::List(const ListQuery& query) {
 Result<std::vector<ItemView>> Node::Search(std::string_view query, std::size_t limit) {
   const std::string needle = Lower(query);
   if (IsBlank(needle)) return MakeError(Errc::kInvalidInput, "The search query is empty.");
+  // Matching folds ASCII case only, and the encoding holds every searched
+  // string as raw UTF-8, so an item whose folded bytes lack the needle cannot
+  // match: skip decoding it.
+  const auto prefilter = [&](const Bytes& plain) {
+    const auto folded_equal = [](std::uint8_t b, char n) {
+      return (b >= 'A' && b <= 'Z' ? b - 'A' + 'a' : b) == static_cast<unsigned char>(n);
+    };
+    return std::search(plain.begin(), plain.end(), needle.begin(), needle.end(), folded_equal) !=
+           plain.end();
+  };
   return impl_->Scan(Impl::JournalKinds(), limit, [&](const Item& item) {
     auto has = [&](const std::string& s) { return Lower(s).find(needle) != std::string::npos; };
     if (has(item.Text(Field::kText)) || has(item.Text(Field::kTitle))) return true;
@@ -710,7 +743,7 @@ Result<std::vector<ItemView>> Node::Search(std::string_view query, std::size_t l
       if (has(reg.value)) return true;
     }
     return false;
-  });
+  }, prefilter);
 }
 
 Result<std::vector<ItemView>> Node::OnThisDay() {

@@ -54,6 +54,7 @@ struct ItemQuery {
   std::optional<std::int64_t> from_day, to_day;
   std::optional<std::uint64_t> author;
   bool live_only = true;
+  bool newest_first = true;  // false: any order (lets SQLite use the kind index)
 };
 
 class Store {
@@ -90,7 +91,8 @@ class Store {
 
   Result<std::optional<ItemRow>> GetItem(std::uint64_t id);
   Status PutItem(const ItemRow& row);
-  // Rows matching `q`, newest first (day, then creation). `fn` returns false to stop.
+  // Rows matching `q`, newest first (day, then creation) unless !q.newest_first.
+  // `fn` returns false to stop.
   Status ScanItems(const ItemQuery& q, const std::function<bool(ItemRow&&)>& fn);
   // Ids in [lo, hi] (unsigned), at most `limit` of them.
   Result<std::vector<std::uint64_t>> IdsInRange(std::uint64_t lo, std::uint64_t hi, int limit);
