@@ -1,6 +1,8 @@
 #include "cli/commands.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -157,7 +159,9 @@ int Run(int argc, char** argv) {
   write->add_flag("--private", draft.is_private, "Only your own devices can read it");
   write->add_option("--title", draft.title, "A title");
   write->add_option("--mood", write_mood, "How you feel, 1 (low) to 5 (high)");
-  write->add_option("--tag", draft.tags, "A tag (repeatable)");
+  write->add_option("--tag", draft.tags, "A tag (repeatable)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   write->add_option("--date", write_date, "The day it is about, YYYY-MM-DD");
   write->add_flag("--memory", draft.memory, "A 'remember when' memory of --date");
   handlers[write] = [&](Session& s) -> Status {
@@ -231,6 +235,8 @@ int Run(int argc, char** argv) {
   std::optional<std::string> answers_file;
   checkin->add_option("--answers-file", answers_file, "Answers, one per line in prompt order");
   handlers[checkin] = [&](Session& s) -> Status {
+    // Unlock first, so a wrong passphrase never costs the answers.
+    HEARTH_TRY(s.Open());
     const auto& prompts = node::CheckinPrompts();
     std::vector<std::string> answers;
     if (answers_file || !StdinIsTerminal()) {
@@ -248,16 +254,24 @@ int Run(int argc, char** argv) {
       }
       answers.resize(prompts.size());
     } else {
-      std::cout << "This week's check-in. Press Enter to skip a question.\n";
+      std::cout << "This week's check-in. Press Enter to skip a question (all but the first).\n";
       for (std::size_t i = 0; i < prompts.size(); ++i) {
         std::cout << "\n" << prompts[i] << "\n> " << std::flush;
         std::string line;
         if (!std::getline(std::cin, line)) line.clear();
-        answers.push_back(TrimEnd(line));
+        line = TrimEnd(line);
+        // The connection score is asked again until it is a number from 1 to 10.
+        while (i == 0 && std::cin && !(line.size() <= 2 && !line.empty() &&
+                                       std::all_of(line.begin(), line.end(), ::isdigit) &&
+                                       std::stoi(line) >= 1 && std::stoi(line) <= 10)) {
+          std::cout << "Please answer with a whole number from 1 to 10.\n> " << std::flush;
+          if (!std::getline(std::cin, line)) line.clear();
+          line = TrimEnd(line);
+        }
+        answers.push_back(line);
       }
     }
     for (auto& a : answers) a = TrimEnd(a);
-    HEARTH_TRY(s.Open());
     HEARTH_ASSIGN_OR_RETURN(auto id, s.node->CheckIn(answers));
     std::cout << "Saved your check-in " << IdToHex(id) << ". Thank you for taking the time.\n";
     return {};
@@ -299,7 +313,9 @@ int Run(int argc, char** argv) {
   std::optional<std::string> list_from, list_to, list_tag, list_author;
   std::size_t list_n = 0;
   bool list_json = false;
-  list->add_option("--kind", list_kinds, "entry, appreciation, commitment or checkin (repeatable)");
+  list->add_option("--kind", list_kinds, "entry, appreciation, commitment or checkin (repeatable)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   list->add_option("--from", list_from, "From this day, YYYY-MM-DD");
   list->add_option("--to", list_to, "To this day, YYYY-MM-DD");
   list->add_option("--tag", list_tag, "Only items with this tag");

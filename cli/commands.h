@@ -1,4 +1,4 @@
-// The `hearth` command line (contract: docs/cli.md, after shared/CLI.md).
+// The `hearth` command line (contract: docs/user-guide.md, after shared/CLI.md).
 #pragma once
 
 namespace hearth::cli {

@@ -30,7 +30,7 @@ struct Error {
   std::string message;
 };
 
-// Exit status for an error, as promised by docs/cli.md.
+// Exit status for an error, as promised by docs/user-guide.md.
 constexpr int ExitCode(Errc code) {
   switch (code) {
     case Errc::kNetwork:

@@ -612,8 +612,9 @@ Result<ItemId> Node::CheckIn(const std::vector<std::string>& answers) {
   std::vector<Op> ops;
   ops.push_back({0, id, model::CreateItem{Kind::kCheckin, member_id(), false}});
   ops.push_back({0, id, model::SetField{Field::kPeriod, period}});
+  // A skipped answer keeps what this member wrote earlier in the same week.
   for (std::uint32_t i = 0; i < answers.size(); ++i) {
-    ops.push_back({0, id, model::SetAnswer{member_id(), i, answers[i]}});
+    if (i == 0 || !answers[i].empty()) ops.push_back({0, id, model::SetAnswer{member_id(), i, answers[i]}});
   }
   HEARTH_TRY(impl_->CommitOne(std::move(ops), feed::Scope::kShared));
   return id;
@@ -625,7 +626,8 @@ Result<std::string> Node::Agreements() {
 }
 
 Status Node::SetAgreements(const std::string& text) {
-  HEARTH_TRY(CheckText("agreements document", text, kMaxTextBytes, false));
+  // Empty is refused: an empty pipe or an emptied editor must not wipe the document.
+  HEARTH_TRY(CheckText("agreements document", text, kMaxTextBytes, true));
   const ItemId id = impl_->AgreementsId();
   std::vector<Op> ops;
   ops.push_back({0, id, model::CreateItem{Kind::kAgreements, member_id(), false}});
@@ -651,11 +653,14 @@ Status Node::Edit(ItemId id, const std::string& text) {
 
 Status Node::Delete(ItemId id) {
   HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadVisible(id));
-  if (item.author != member_id() && item.kind != Kind::kCheckin) {
+  if (item.author != member_id() && item.kind != Kind::kCheckin && item.kind != Kind::kAgreements) {
     return MakeError(Errc::kRefused, "Only its author can delete item " + IdToHex(id) + ".");
   }
   if (item.kind == Kind::kCheckin) {
     return MakeError(Errc::kRefused, "A check-in belongs to both partners and cannot be deleted.");
+  }
+  if (item.kind == Kind::kAgreements) {
+    return MakeError(Errc::kRefused, "The agreements belong to both partners and cannot be deleted.");
   }
   return impl_->CommitOne({{0, id, model::SetField{Field::kDeleted, std::int64_t{1}}}},
                           item.is_private ? feed::Scope::kPrivate : feed::Scope::kShared);

@@ -101,7 +101,14 @@ class CliTest : public ::testing::Test {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_EQ(r.err.rfind("hearth: ", 0), 0u) << r.err;
     EXPECT_TRUE(r.out.empty()) << r.out;
-    EXPECT_TRUE(Snapshot(home_) == before) << "the home changed";
+    const auto after = Snapshot(home_);
+    EXPECT_TRUE(after == before) << "the home changed";
+    for (const auto& [path, bytes] : after) {
+      if (!before.contains(path) || before.at(path) != bytes) ADD_FAILURE() << "changed: " << path;
+    }
+    for (const auto& [path, bytes] : before) {
+      if (!after.contains(path)) ADD_FAILURE() << "removed: " << path;
+    }
   }
 
   fs::path base_, home_, runtime_;
@@ -284,6 +291,44 @@ TEST_F(CliTest, AgreementsShowAndEdit) {
   EXPECT_EQ(json::parse(Hearth({"agreements", "--json"}).out)["text"],
             "We take a break when voices rise.");
   EXPECT_EQ(Hearth({"agreements", "shout"}).exit_code, 2);
+  // An empty pipe does not wipe the document, and it cannot be deleted.
+  ExpectRefused({"agreements", "edit"}, 1, "empty", "\n");
+  std::int64_t raw = 0;
+  {
+    SQLite::Database d((home_ / "hearth.db").string(), SQLite::OPEN_READONLY);
+    raw = d.execAndGet("SELECT id FROM items WHERE kind = 5").getInt64();
+  }
+  // A read-only connection leaves the WAL files behind; let hearth settle them first.
+  ASSERT_EQ(Hearth({"agreements"}).exit_code, 0);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(raw));
+  ExpectRefused({"delete", hex}, 1, "cannot be deleted");
+  EXPECT_EQ(Hearth({"agreements"}).out, "We take a break when voices rise.\n");
+}
+
+TEST_F(CliTest, TagsDoNotSwallowTheText) {
+  InitPlain();
+  auto r = Hearth({"write", "--tag", "walks", "We walked", "--tag", "lake"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json items = ListJson();
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0]["text"], "We walked");
+  EXPECT_EQ(items[0]["tags"], json({"lake", "walks"}));
+}
+
+TEST_F(CliTest, ACheckinIsNotLostToAWrongPassphraseAndSkipsKeepEarlierAnswers) {
+  const std::map<std::string, std::string> good = {{"HEARTH_PASSPHRASE", "open sesame"}};
+  ASSERT_EQ(Hearth({"init", "--name", "Jo"}, "", good).exit_code, 0);
+  // The passphrase is checked before any answer is read.
+  ExpectRefused({"checkin"}, 4, "passphrase is wrong", "6\nfine\n", {{"HEARTH_PASSPHRASE", "nope"}});
+  ASSERT_EQ(Hearth({"checkin"}, "6\nThe picnic\nYour laugh\nSleep\nMoney\n", good).exit_code, 0);
+  ASSERT_EQ(Hearth({"checkin"}, "7\n\n\nMore sleep\n\n", good).exit_code, 0);
+  auto list = json::parse(Hearth({"list", "--json", "--kind", "checkin"}, "", good).out);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["answers"][0]["connection"], 7);
+  EXPECT_EQ(list[0]["answers"][0]["went_well"], "The picnic");
+  EXPECT_EQ(list[0]["answers"][0]["need"], "More sleep");
+  EXPECT_EQ(list[0]["answers"][0]["unresolved"], "Money");
 }
 
 TEST_F(CliTest, ListFiltersShowEditDeleteSearch) {
