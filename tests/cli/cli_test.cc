@@ -42,6 +42,44 @@ std::map<std::string, std::string> Snapshot(const fs::path& dir) {
   return out;
 }
 
+// Runs hearth on a pseudo-terminal (stdin is a terminal, /dev/tty works),
+// typing `typed` once the first output (a prompt) has appeared when `wait_prompt`.
+struct PtyResult {
+  int exit_code = -1;
+  std::string out;
+};
+PtyResult RunOnPty(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                   const std::string& typed, bool wait_prompt = false) {
+  int master = -1;
+  pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    for (const auto& [k, v] : env) {
+      if (v == "\x01unset") {
+        ::unsetenv(k.c_str());
+      } else {
+        ::setenv(k.c_str(), v.c_str(), 1);
+      }
+    }
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(HEARTH_BIN));
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(HEARTH_BIN, argv.data());
+    ::_exit(127);
+  }
+  PtyResult r;
+  char buf[512];
+  ssize_t n = 0;
+  if (wait_prompt && (n = ::read(master, buf, sizeof buf)) > 0) r.out.append(buf, static_cast<std::size_t>(n));
+  if (!typed.empty()) (void)!::write(master, typed.data(), typed.size());
+  while ((n = ::read(master, buf, sizeof buf)) > 0) r.out.append(buf, static_cast<std::size_t>(n));
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ::close(master);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
 class CliTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -143,23 +181,11 @@ TEST_F(CliTest, WriteFromArgumentStdinAndEditor) {
                         << "\nprintf 'from the editor\\n' > \"$1\"\n";
   fs::permissions(script, fs::perms::owner_all);
   // No stdin and no argument: $EDITOR. A pty makes stdin a terminal.
-  int master = -1;
-  pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
-  if (pid == 0) {
-    ::setenv("EDITOR", script.c_str(), 1);
-    ::unsetenv("VISUAL");
-    ::setenv("XDG_RUNTIME_DIR", runtime_.c_str(), 1);
-    ::setenv("HEARTH_NOW", "2026-11-22T10:00:00Z", 1);
-    ::execl(HEARTH_BIN, HEARTH_BIN, "--home", home_.c_str(), "write", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  std::string pty_out;
-  char buf[512];
-  for (ssize_t n; (n = ::read(master, buf, sizeof buf)) > 0;) pty_out.append(buf, static_cast<std::size_t>(n));
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::close(master);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << pty_out;
+  auto pty = RunOnPty({"--home", home_.string(), "write"},
+                     {{"EDITOR", script.string()}, {"VISUAL", "\x01unset"},
+                      {"XDG_RUNTIME_DIR", runtime_.string()}, {"HEARTH_NOW", "2026-11-22T10:00:00Z"}},
+                     "");
+  ASSERT_EQ(pty.exit_code, 0) << pty.out;
   std::istringstream lines(ReadAll(log));
   std::string path, mode;
   std::getline(lines, path);
@@ -190,23 +216,11 @@ TEST_F(CliTest, WriteFromArgumentStdinAndEditor) {
 
 TEST_F(CliTest, EditorFailureSavesNothing) {
   InitPlain();
-  int master = -1;
-  pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
-  if (pid == 0) {
-    ::setenv("EDITOR", "false", 1);
-    ::unsetenv("VISUAL");
-    ::setenv("XDG_RUNTIME_DIR", runtime_.c_str(), 1);
-    ::execl(HEARTH_BIN, HEARTH_BIN, "--home", home_.c_str(), "write", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  std::string out;
-  char buf[512];
-  for (ssize_t n; (n = ::read(master, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::close(master);
-  EXPECT_EQ(WEXITSTATUS(status), 1) << out;
-  EXPECT_NE(out.find("nothing was saved"), std::string::npos) << out;
+  auto pty = RunOnPty({"--home", home_.string(), "write"},
+                     {{"EDITOR", "false"}, {"VISUAL", "\x01unset"}, {"XDG_RUNTIME_DIR", runtime_.string()}},
+                     "");
+  EXPECT_EQ(pty.exit_code, 1) << pty.out;
+  EXPECT_NE(pty.out.find("nothing was saved"), std::string::npos) << pty.out;
   EXPECT_TRUE(ListJson().empty());
   EXPECT_TRUE(fs::is_empty(runtime_));
 }
@@ -256,22 +270,10 @@ TEST_F(CliTest, CheckinFromFileStdinAndTerminal) {
   ExpectRefused({"checkin"}, 1, "from 1 to 10", "eleven\n");
 
   // Interactive, on a terminal: the prompts are shown and answered.
-  int master = -1;
-  pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
-  if (pid == 0) {
-    ::setenv("HEARTH_NOW", "2026-11-22T11:00:00Z", 1);
-    ::execl(HEARTH_BIN, HEARTH_BIN, "--home", home_.c_str(), "checkin", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  const std::string typed = "9\nA quiet Sunday\nYour patience\nA hug\nThe holidays\n";
-  (void)!::write(master, typed.data(), typed.size());
-  std::string out;
-  char buf[512];
-  for (ssize_t n; (n = ::read(master, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::close(master);
-  ASSERT_EQ(WEXITSTATUS(status), 0) << out;
+  auto pty = RunOnPty({"--home", home_.string(), "checkin"}, {{"HEARTH_NOW", "2026-11-22T11:00:00Z"}},
+                     "9\nA quiet Sunday\nYour patience\nA hug\nThe holidays\n");
+  const std::string& out = pty.out;
+  ASSERT_EQ(pty.exit_code, 0) << out;
   EXPECT_NE(out.find("How connected do you feel"), std::string::npos) << out;
   EXPECT_NE(out.find("anything unresolved"), std::string::npos) << out;
   list = ListJson({"--kind", "checkin"});
@@ -425,23 +427,10 @@ TEST_F(CliTest, PassphraseProtectsTheSpace) {
   EXPECT_EQ(json::parse(Hearth({"status", "--json"}, "", good).out)["passphrase"], true);
 
   // Asked on the terminal when nothing else gives it.
-  int master = -1;
-  pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
-  if (pid == 0) {
-    ::unsetenv("HEARTH_PASSPHRASE");
-    ::execl(HEARTH_BIN, HEARTH_BIN, "--home", home_.c_str(), "list", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  std::string out;
-  char buf[512];
-  ssize_t n = ::read(master, buf, sizeof buf);  // the prompt
-  if (n > 0) out.append(buf, static_cast<std::size_t>(n));
-  (void)!::write(master, "a long walk home\n", 17);
-  for (; (n = ::read(master, buf, sizeof buf)) > 0;) out.append(buf, static_cast<std::size_t>(n));
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::close(master);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  auto pty = RunOnPty({"--home", home_.string(), "list"}, {{"HEARTH_PASSPHRASE", "\x01unset"}},
+                     "a long walk home\n", /*wait_prompt=*/true);
+  const std::string& out = pty.out;
+  EXPECT_EQ(pty.exit_code, 0) << out;
   EXPECT_NE(out.find("Passphrase:"), std::string::npos);
   EXPECT_NE(out.find("guarded words"), std::string::npos);
   EXPECT_EQ(out.find("a long walk home"), std::string::npos) << "the passphrase was echoed";
