@@ -56,7 +56,6 @@ class SecretBytes {
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   ByteView view() const { return {data_, size_}; }
-  std::span<std::uint8_t> span() { return {data_, size_}; }
 
  private:
   std::uint8_t* data_ = nullptr;
