@@ -46,7 +46,8 @@ Result<crypto::SecretBytes> AskHidden(const char* prompt) {
                      "This space needs its passphrase: set HEARTH_PASSPHRASE or use "
                      "--passphrase-file.");
   }
-  (void)!::write(tty, prompt, std::strlen(prompt));
+  // Echo goes off before the prompt appears: anything typed once the prompt
+  // is visible is read, never flushed away or shown.
   termios old {};
   const bool is_tty = ::tcgetattr(tty, &old) == 0;
   if (is_tty) {
@@ -54,6 +55,7 @@ Result<crypto::SecretBytes> AskHidden(const char* prompt) {
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     ::tcsetattr(tty, TCSAFLUSH, &quiet);
   }
+  (void)!::write(tty, prompt, std::strlen(prompt));
   crypto::SecretBytes buf(kMaxPassphrase);
   std::size_t len = 0;
   char c = 0;
@@ -61,7 +63,7 @@ Result<crypto::SecretBytes> AskHidden(const char* prompt) {
     if (len < buf.size()) buf.data()[len++] = static_cast<std::uint8_t>(c);
   }
   c = 0;
-  if (is_tty) ::tcsetattr(tty, TCSAFLUSH, &old);
+  if (is_tty) ::tcsetattr(tty, TCSANOW, &old);  // keep what was typed ahead after Enter
   (void)!::write(tty, "\n", 1);
   ::close(tty);
   return crypto::SecretBytes(buf.view().subspan(0, len));

@@ -72,7 +72,7 @@ crypto::SymmetricKey RecordKey(const crypto::SymmetricKey& scope_key) {
 }
 
 Record Seal(const crypto::SigningKey& signer, const crypto::SymmetricKey& record_key, Scope scope,
-            std::uint64_t seq, const crypto::Digest& prev, ByteView plaintext) {
+            std::uint64_t seq, const crypto::Digest& prev, ByteView plaintext, Signing signing) {
   Header h;
   h.scope = scope;
   h.seq = seq;
@@ -84,7 +84,7 @@ Record Seal(const crypto::SigningKey& signer, const crypto::SymmetricKey& record
   r.body = EncodeHeader(h);
   Bytes ct = crypto::Seal(record_key, h.nonce, plaintext, ByteView(r.body));
   Append(r.body, ct);
-  r.signature = signer.Sign(HeadMessage(h.feed, seq, RecordHash(r.body)));
+  if (signing == Signing::kSign) r.signature = signer.Sign(HeadMessage(h.feed, seq, RecordHash(r.body)));
   return r;
 }
 
@@ -93,10 +93,27 @@ Status Verify(const Record& record, const FeedId& feed, std::uint64_t seq,
   HEARTH_ASSIGN_OR_RETURN(Header h, ParseHeader(record.body));
   if (h.feed != feed || h.seq != seq) return Damaged(seq, "is out of place");
   if (h.prev != prev) return Damaged(seq, "does not follow the record before it");
-  if (!crypto::VerifySignature(feed, HeadMessage(feed, seq, RecordHash(record.body)),
-                               record.signature)) {
+  if (record.signature &&
+      !crypto::VerifySignature(feed, HeadMessage(feed, seq, RecordHash(record.body)), *record.signature)) {
     return Damaged(seq, "has a bad signature");
   }
+  return {};
+}
+
+Status FeedVerifier::Add(const Record& record) {
+  HEARTH_TRY(Verify(record, feed_, next_seq_, prev_));
+  if (record.signature) {
+    confirmed_ = next_seq_;
+  } else if (next_seq_ - confirmed_ > kMaxUnsignedRun) {
+    return Damaged(next_seq_, "ends too long a run of unsigned records");
+  }
+  prev_ = RecordHash(record.body);
+  ++next_seq_;
+  return {};
+}
+
+Status FeedVerifier::Finish() const {
+  if (confirmed_ + 1 != next_seq_) return Damaged(next_seq_ - 1, "is not covered by any signature");
   return {};
 }
 

@@ -49,6 +49,15 @@ bool CopyBlob(const SQLite::Column& c, std::array<std::uint8_t, N>& out) {
   return true;
 }
 
+bool ReadSignature(const SQLite::Column& c, std::optional<crypto::Signature>& out) {
+  if (c.getBytes() == 0) {
+    out.reset();
+    return true;
+  }
+  out.emplace();
+  return CopyBlob(c, *out);
+}
+
 Bytes BlobBytes(const SQLite::Column& c) {
   const auto* p = static_cast<const std::uint8_t*>(c.getBlob());
   return Bytes(p, p + c.getBytes());
@@ -73,6 +82,39 @@ ItemRow ReadItem(SQLite::Statement& s) {
 
 }  // namespace
 
+// A compiled statement borrowed from the store's cache for one call: reset and
+// unbound when the lease ends, so it never holds a read snapshot open between
+// calls. A statement already in use further up the stack (a callback that
+// queries again) gets a fresh, uncached copy.
+class Store::Lease {
+ public:
+  Lease(Store& store, const std::string& sql) {
+    auto& slot = store.statements_[sql];
+    if (!slot.stmt) slot.stmt = std::make_unique<SQLite::Statement>(*store.db_, sql);
+    if (slot.busy) {
+      own_ = std::make_unique<SQLite::Statement>(*store.db_, sql);
+      q = own_.get();
+    } else {
+      slot.busy = true;
+      busy_ = &slot.busy;
+      q = slot.stmt.get();
+    }
+  }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  ~Lease() {
+    if (busy_ == nullptr) return;
+    q->tryReset();
+    q->clearBindings();
+    *busy_ = false;
+  }
+  SQLite::Statement* q;
+
+ private:
+  std::unique_ptr<SQLite::Statement> own_;
+  bool* busy_ = nullptr;
+};
+
 Store::Store(std::unique_ptr<SQLite::Database> db) : db_(std::move(db)) {}
 Store::~Store() = default;
 
@@ -88,6 +130,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& file, bo
     db->exec("PRAGMA journal_mode=WAL");
     db->exec("PRAGMA synchronous=FULL");
     db->exec("PRAGMA secure_delete=ON");
+    db->exec("PRAGMA cache_size=-32768");  // 32 MiB of page cache, allocated as used
+    db->exec("PRAGMA wal_autocheckpoint=8192");
+    db->exec("PRAGMA mmap_size=1073741824");
     const int version = db->execAndGet("PRAGMA user_version").getInt();
     if (version > kSchemaVersion) {
       return MakeError(Errc::kRefused,
@@ -131,7 +176,8 @@ Result<Store::Transaction> Store::Begin() {
 
 Result<std::optional<FeedHead>> Store::Head(const feed::FeedId& feed) {
   return Guard([&]() -> Result<std::optional<FeedHead>> {
-    SQLite::Statement q(*db_, "SELECT seq, hash FROM records WHERE feed = ? ORDER BY seq DESC LIMIT 1");
+    Lease lease(*this, "SELECT seq, hash FROM records WHERE feed = ? ORDER BY seq DESC LIMIT 1");
+    SQLite::Statement& q = *lease.q;
     q.bind(1, feed.data(), static_cast<int>(feed.size()));
     if (!q.executeStep()) return std::optional<FeedHead>();
     FeedHead h;
@@ -143,7 +189,8 @@ Result<std::optional<FeedHead>> Store::Head(const feed::FeedId& feed) {
 
 Result<std::vector<feed::FeedId>> Store::Feeds() {
   return Guard([&]() -> Result<std::vector<feed::FeedId>> {
-    SQLite::Statement q(*db_, "SELECT DISTINCT feed FROM records ORDER BY feed");
+    Lease lease(*this, "SELECT DISTINCT feed FROM records ORDER BY feed");
+    SQLite::Statement& q = *lease.q;
     std::vector<feed::FeedId> out;
     while (q.executeStep()) {
       feed::FeedId f;
@@ -157,13 +204,17 @@ Result<std::vector<feed::FeedId>> Store::Feeds() {
 Status Store::PutRecord(const feed::FeedId& feed, std::uint64_t seq, const crypto::Digest& hash,
                         const feed::Record& record) {
   return Guard([&]() -> Status {
-    SQLite::Statement q(*db_,
-                        "INSERT INTO records (feed, seq, hash, body, signature) VALUES (?, ?, ?, ?, ?)");
+    Lease lease(*this, "INSERT INTO records (feed, seq, hash, body, signature) VALUES (?, ?, ?, ?, ?)");
+    SQLite::Statement& q = *lease.q;
     q.bind(1, feed.data(), static_cast<int>(feed.size()));
     q.bind(2, AsSigned(seq));
     q.bind(3, hash.data(), static_cast<int>(hash.size()));
     q.bind(4, record.body.data(), static_cast<int>(record.body.size()));
-    q.bind(5, record.signature.data(), static_cast<int>(record.signature.size()));
+    if (record.signature) {
+      q.bind(5, record.signature->data(), static_cast<int>(record.signature->size()));
+    } else {
+      q.bind(5, "", 0);  // an empty blob: unsigned (covered by a later record)
+    }
     q.exec();
     return {};
   });
@@ -171,15 +222,15 @@ Status Store::PutRecord(const feed::FeedId& feed, std::uint64_t seq, const crypt
 
 Result<std::optional<StoredRecord>> Store::GetRecord(const feed::FeedId& feed, std::uint64_t seq) {
   return Guard([&]() -> Result<std::optional<StoredRecord>> {
-    SQLite::Statement q(*db_,
-                        "SELECT seq, hash, body, signature FROM records WHERE feed = ? AND seq = ?");
+    Lease lease(*this, "SELECT seq, hash, body, signature FROM records WHERE feed = ? AND seq = ?");
+    SQLite::Statement& q = *lease.q;
     q.bind(1, feed.data(), static_cast<int>(feed.size()));
     q.bind(2, AsSigned(seq));
     if (!q.executeStep()) return std::optional<StoredRecord>();
     StoredRecord r;
     r.seq = AsUnsigned(q.getColumn(0).getInt64());
     r.record.body = BlobBytes(q.getColumn(2));
-    if (!CopyBlob(q.getColumn(1), r.hash) || !CopyBlob(q.getColumn(3), r.record.signature)) {
+    if (!CopyBlob(q.getColumn(1), r.hash) || !ReadSignature(q.getColumn(3), r.record.signature)) {
       return DamagedRow();
     }
     return std::optional<StoredRecord>(std::move(r));
@@ -189,16 +240,16 @@ Result<std::optional<StoredRecord>> Store::GetRecord(const feed::FeedId& feed, s
 Status Store::ForEachRecord(const feed::FeedId& feed, std::uint64_t from_seq,
                             const std::function<Status(StoredRecord&&)>& fn) {
   return Guard([&]() -> Status {
-    SQLite::Statement q(*db_,
-                        "SELECT seq, hash, body, signature FROM records WHERE feed = ? AND seq >= ? "
+    Lease lease(*this, "SELECT seq, hash, body, signature FROM records WHERE feed = ? AND seq >= ? "
                         "ORDER BY seq");
+    SQLite::Statement& q = *lease.q;
     q.bind(1, feed.data(), static_cast<int>(feed.size()));
     q.bind(2, AsSigned(from_seq));
     while (q.executeStep()) {
       StoredRecord r;
       r.seq = AsUnsigned(q.getColumn(0).getInt64());
       r.record.body = BlobBytes(q.getColumn(2));
-      if (!CopyBlob(q.getColumn(1), r.hash) || !CopyBlob(q.getColumn(3), r.record.signature)) {
+      if (!CopyBlob(q.getColumn(1), r.hash) || !ReadSignature(q.getColumn(3), r.record.signature)) {
         return DamagedRow();
       }
       HEARTH_TRY(fn(std::move(r)));
@@ -215,8 +266,8 @@ Result<std::uint64_t> Store::RecordCount() {
 
 Result<std::optional<ItemRow>> Store::GetItem(std::uint64_t id) {
   return Guard([&]() -> Result<std::optional<ItemRow>> {
-    SQLite::Statement q(*db_,
-                        "SELECT id, kind, day, created, author, live, state FROM items WHERE id = ?");
+    Lease lease(*this, "SELECT id, kind, day, created, author, live, state FROM items WHERE id = ?");
+    SQLite::Statement& q = *lease.q;
     q.bind(1, AsSigned(id));
     if (!q.executeStep()) return std::optional<ItemRow>();
     return std::optional<ItemRow>(ReadItem(q));
@@ -225,9 +276,13 @@ Result<std::optional<ItemRow>> Store::GetItem(std::uint64_t id) {
 
 Status Store::PutItem(const ItemRow& r) {
   return Guard([&]() -> Status {
-    SQLite::Statement q(*db_,
-                        "INSERT OR REPLACE INTO items (id, kind, day, created, author, live, state) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    // An upsert keeps the row where it is (see sql/003_items_in_write_order.sql).
+    Lease lease(*this,
+                "INSERT INTO items (id, kind, day, created, author, live, state) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, day = excluded.day, "
+                "created = excluded.created, author = excluded.author, live = excluded.live, "
+                "state = excluded.state");
+    SQLite::Statement& q = *lease.q;
     q.bind(1, AsSigned(r.id));
     q.bind(2, static_cast<std::int64_t>(r.kind));
     q.bind(3, r.day);
@@ -253,7 +308,8 @@ Status Store::ScanItems(const ItemQuery& iq, const std::function<bool(ItemRow&&)
     if (iq.to_day) sql += " AND day <= ?";
     if (iq.author) sql += " AND author = ?";
     if (iq.newest_first) sql += " ORDER BY live DESC, day DESC, created DESC";
-    SQLite::Statement q(*db_, sql);
+    Lease lease(*this, sql);
+    SQLite::Statement& q = *lease.q;
     int i = 1;
     for (std::uint32_t k : iq.kinds) q.bind(i++, static_cast<std::int64_t>(k));
     if (iq.from_day) q.bind(i++, *iq.from_day);
@@ -270,7 +326,8 @@ Result<std::vector<std::uint64_t>> Store::IdsInRange(std::uint64_t lo, std::uint
   return Guard([&]() -> Result<std::vector<std::uint64_t>> {
     // lo and hi share their top bit (callers pass a hex prefix range), so the
     // signed range is contiguous.
-    SQLite::Statement q(*db_, "SELECT id FROM items WHERE id BETWEEN ? AND ? AND live = 1 LIMIT ?");
+    Lease lease(*this, "SELECT id FROM items WHERE id BETWEEN ? AND ? AND live = 1 LIMIT ?");
+    SQLite::Statement& q = *lease.q;
     q.bind(1, AsSigned(lo));
     q.bind(2, AsSigned(hi));
     q.bind(3, limit);
@@ -282,7 +339,8 @@ Result<std::vector<std::uint64_t>> Store::IdsInRange(std::uint64_t lo, std::uint
 
 Result<std::optional<Bytes>> Store::GetMeta(const std::string& key) {
   return Guard([&]() -> Result<std::optional<Bytes>> {
-    SQLite::Statement q(*db_, "SELECT value FROM meta WHERE key = ?");
+    Lease lease(*this, "SELECT value FROM meta WHERE key = ?");
+    SQLite::Statement& q = *lease.q;
     q.bind(1, key);
     if (!q.executeStep()) return std::optional<Bytes>();
     return std::optional<Bytes>(BlobBytes(q.getColumn(0)));
@@ -291,7 +349,8 @@ Result<std::optional<Bytes>> Store::GetMeta(const std::string& key) {
 
 Status Store::PutMeta(const std::string& key, ByteView value) {
   return Guard([&]() -> Status {
-    SQLite::Statement q(*db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+    Lease lease(*this, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+    SQLite::Statement& q = *lease.q;
     q.bind(1, key);
     q.bind(2, value.data(), static_cast<int>(value.size()));
     q.exec();

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/base/bytes.h"
@@ -24,6 +25,7 @@
 
 namespace SQLite {
 class Database;
+class Statement;
 }
 
 namespace hearth::storage {
@@ -102,7 +104,16 @@ class Store {
 
  private:
   explicit Store(std::unique_ptr<SQLite::Database> db);
+  class Lease;
+  // Statements are compiled once per connection and reused: preparing costs
+  // more than most of the queries themselves.
+  struct CachedStatement {
+    std::unique_ptr<SQLite::Statement> stmt;
+    bool busy = false;
+  };
+
   std::unique_ptr<SQLite::Database> db_;
+  std::unordered_map<std::string, CachedStatement> statements_;  // destroyed before db_
 };
 
 }  // namespace hearth::storage

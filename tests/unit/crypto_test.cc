@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+
 #include "core/crypto/crypto.h"
 
 namespace hearth::crypto {
@@ -75,6 +80,29 @@ TEST_F(CryptoTest, PassphraseKeyIsDeterministicAndRefusesWeakLimits) {
   auto weak = KeyFromPassphrase(AsBytes("x"), salt, {1, 8192});
   ASSERT_FALSE(weak.ok());
   EXPECT_EQ(weak.error().code, Errc::kIntegrity);
+}
+
+TEST_F(CryptoTest, NoncesAreDistinctAcrossManyDrawsAndAcrossFork) {
+  std::set<Nonce> seen;
+  for (int i = 0; i < 2000; ++i) EXPECT_TRUE(seen.insert(RandomNonce()).second);  // spans pool refills
+  // The pool now holds unspent bytes; a forked child must not hand them out again.
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const Nonce n = RandomNonce();
+    const bool ok = ::write(fds[1], n.data(), n.size()) == static_cast<ssize_t>(n.size());
+    ::_exit(ok ? 0 : 1);
+  }
+  ::close(fds[1]);
+  const Nonce mine = RandomNonce();
+  Nonce child{};
+  ASSERT_EQ(::read(fds[0], child.data(), child.size()), static_cast<ssize_t>(child.size()));
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_NE(child, mine);
 }
 
 TEST_F(CryptoTest, SecretBytesMoveLeavesSourceEmpty) {

@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <vector>
 
 #include "core/feed/record.h"
 #include "core/keys/keystore.h"
@@ -47,10 +49,81 @@ TEST_F(FeedTest, AFlippedByteAnywhereIsDetected) {
     const bool verified = feed::Verify(bad, signer.public_key(), 1, zero).ok();
     EXPECT_FALSE(verified) << "byte " << i;
   }
-  for (std::size_t i = 0; i < r.signature.size(); ++i) {
+  ASSERT_TRUE(r.signature.has_value());
+  for (std::size_t i = 0; i < r.signature->size(); ++i) {
     auto bad = r;
-    bad.signature[i] ^= 0x01;
+    (*bad.signature)[i] ^= 0x01;
     EXPECT_FALSE(feed::Verify(bad, signer.public_key(), 1, zero).ok());
+  }
+}
+
+// A feed of `n` records where only those in `signed_at` (1-based) are signed.
+std::vector<feed::Record> MakeFeed(const crypto::SigningKey& signer, const crypto::SymmetricKey& key,
+                                   std::size_t n, const std::set<std::size_t>& signed_at) {
+  std::vector<feed::Record> out;
+  crypto::Digest prev{};
+  for (std::size_t seq = 1; seq <= n; ++seq) {
+    const std::string plain = "batch " + std::to_string(seq);
+    out.push_back(feed::Seal(signer, key, feed::Scope::kShared, seq, prev, AsBytes(plain),
+                             signed_at.count(seq) ? feed::Signing::kSign : feed::Signing::kUnsigned));
+    prev = feed::RecordHash(out.back().body);
+  }
+  return out;
+}
+
+TEST_F(FeedTest, OneSignatureCoversTheRecordsBeforeIt) {
+  auto signer = crypto::SigningKey::Generate();
+  auto key = feed::RecordKey(crypto::SymmetricKey::Generate());
+  auto records = MakeFeed(signer, key, 10, {4, 10});
+  feed::FeedVerifier v(signer.public_key());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    ASSERT_TRUE(v.Add(records[i]).ok()) << i;
+    EXPECT_EQ(v.confirmed(), i + 1 >= 10 ? 10u : i + 1 >= 4 ? 4u : 0u);
+    EXPECT_EQ(v.Finish().ok(), i + 1 == 4 || i + 1 == 10) << i;
+  }
+  // Any flipped byte in an unsigned record breaks the chain at the next record.
+  for (std::size_t i : {0u, 50u, 120u}) {
+    auto bad = records;
+    bad[5].body[i] ^= 0x20;
+    feed::FeedVerifier w(signer.public_key());
+    bool failed = false;
+    for (const auto& r : bad) failed |= !w.Add(r).ok();
+    EXPECT_TRUE(failed || !w.Finish().ok()) << i;
+  }
+  // A signature that does not match its record is caught even mid-feed.
+  auto forged = records;
+  forged[6].signature = forged[3].signature;
+  feed::FeedVerifier w(signer.public_key());
+  for (std::size_t i = 0; i < 6; ++i) ASSERT_TRUE(w.Add(forged[i]).ok());
+  EXPECT_FALSE(w.Add(forged[6]).ok());
+}
+
+TEST_F(FeedTest, UnsignedRunsAreBoundedAndAFeedMustEndSigned) {
+  auto signer = crypto::SigningKey::Generate();
+  auto key = feed::RecordKey(crypto::SymmetricKey::Generate());
+  const std::size_t n = feed::kMaxUnsignedRun + 2;
+  // kMaxUnsignedRun unsigned records then a signed one: accepted.
+  {
+    auto ok = MakeFeed(signer, key, feed::kMaxUnsignedRun + 1, {feed::kMaxUnsignedRun + 1});
+    feed::FeedVerifier v(signer.public_key());
+    for (const auto& r : ok) ASSERT_TRUE(v.Add(r).ok());
+    EXPECT_TRUE(v.Finish().ok());
+  }
+  // One more unsigned record than allowed: refused at that record.
+  {
+    auto too_long = MakeFeed(signer, key, n, {n});
+    feed::FeedVerifier v(signer.public_key());
+    for (std::size_t i = 0; i < feed::kMaxUnsignedRun; ++i) ASSERT_TRUE(v.Add(too_long[i]).ok());
+    EXPECT_FALSE(v.Add(too_long[feed::kMaxUnsignedRun]).ok());
+  }
+  // Stripping the signature from the last record leaves the feed unconfirmed.
+  {
+    auto tail = MakeFeed(signer, key, 3, {3});
+    tail[2].signature.reset();
+    feed::FeedVerifier v(signer.public_key());
+    for (const auto& r : tail) ASSERT_TRUE(v.Add(r).ok());
+    EXPECT_FALSE(v.Finish().ok());
+    EXPECT_EQ(v.confirmed(), 0u);
   }
 }
 

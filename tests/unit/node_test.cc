@@ -94,6 +94,32 @@ TEST_F(NodeTest, FollowThroughIsOnePerPeriod) {
   EXPECT_TRUE(node_->GetStatus()->commitments_due.empty());
 }
 
+// Search reads in storage order but must answer in `list` order: newest day
+// first, then newest creation; the limit keeps the newest matches.
+TEST_F(NodeTest, SearchAnswersNewestFirstAndHonoursTheLimit) {
+  const std::int64_t today = DayOfMs(clock_.NowMs());
+  std::vector<std::pair<std::int64_t, std::string>> written = {
+      {today - 30, "Walk by the LAKE"}, {today - 2, "lake again"}, {today - 400, "the lake house"},
+      {today - 2, "lakeside dinner"},   {today - 9, "no match here"}};
+  for (const auto& [day, text] : written) {
+    EntryDraft d;
+    d.text = text;
+    d.date = day;
+    ASSERT_TRUE(node_->Write(d).ok());
+    clock_.Advance(1);
+  }
+  auto found = node_->Search("lake", 0);
+  ASSERT_TRUE(found.ok());
+  std::vector<std::string> texts;
+  for (const auto& v : *found) texts.push_back(v.text);
+  EXPECT_EQ(texts, (std::vector<std::string>{"lakeside dinner", "lake again", "Walk by the LAKE",
+                                             "the lake house"}));
+  auto two = node_->Search("LAKE", 2);
+  ASSERT_TRUE(two.ok());
+  ASSERT_EQ(two->size(), 2u);
+  EXPECT_EQ((*two)[1].text, "lake again");
+}
+
 TEST_F(NodeTest, PrefixResolution) {
   std::vector<ItemId> ids;
   for (int i = 0; i < 17; ++i) ids.push_back(*node_->Appreciate("thanks " + std::to_string(i)));
@@ -124,6 +150,52 @@ TEST_F(NodeTest, TamperedItemRowAndRecordAreDetected) {
   auto list = node_->List({});
   ASSERT_FALSE(list.ok());
   EXPECT_EQ(list.error().code, Errc::kIntegrity);
+}
+
+// A bulk commit signs its last record and at least every kMaxUnsignedRun + 1;
+// verify still catches a change to any record and a stripped head signature.
+TEST_F(NodeTest, BulkCommitSignsHeadsAndVerifyCatchesEveryChange) {
+  std::vector<std::vector<model::Op>> batches;
+  for (int i = 0; i < 600; ++i) {
+    const model::ItemId id = Node::NewItemId();
+    batches.push_back({{0, id, model::CreateItem{model::Kind::kEntry, node_->member_id(), false}},
+                       {0, id, model::SetField{model::Field::kText, "entry " + std::to_string(i)}}});
+  }
+  ASSERT_TRUE(node_->CommitBatches(std::move(batches), feed::Scope::kShared).ok());
+  node_.reset();
+  const std::string db_file = (home_ / "hearth.db").string();
+  {
+    SQLite::Database db(db_file, SQLite::OPEN_READONLY);
+    // Roster record 1 and then 600 records: signed at 257, 513 and 601 only.
+    SQLite::Statement q(db, "SELECT seq FROM records WHERE length(signature) = 64 ORDER BY seq");
+    std::vector<std::int64_t> signed_seqs;
+    while (q.executeStep()) signed_seqs.push_back(q.getColumn(0).getInt64());
+    EXPECT_EQ(signed_seqs, (std::vector<std::int64_t>{1, 257, 513, 601}));
+  }
+  node_ = Reopen();
+  ASSERT_TRUE(node_->Verify().ok());
+  node_.reset();
+  fs::copy_file(db_file, db_file + ".good");
+  const auto tamper_then_verify = [&](const std::string& sql) {
+    fs::copy_file(db_file + ".good", db_file, fs::copy_options::overwrite_existing);
+    {
+      SQLite::Database db(db_file, SQLite::OPEN_READWRITE);
+      db.exec(sql);
+    }
+    node_ = Reopen();
+    auto report = node_->Verify();
+    node_.reset();
+    return report.ok() ? Errc::kInternal : report.error().code;
+  };
+  // A byte inside an unsigned record's ciphertext.
+  EXPECT_EQ(tamper_then_verify("UPDATE records SET body = substr(body, 1, 150) || "
+                               "(CASE WHEN substr(body, 151, 1) = x'00' THEN x'01' ELSE x'00' END) || "
+                               "substr(body, 152) WHERE seq = 300"),
+            Errc::kIntegrity);
+  // The head's signature removed: nothing vouches for the tail any more.
+  EXPECT_EQ(tamper_then_verify("UPDATE records SET signature = x'' WHERE seq = 601"), Errc::kIntegrity);
+  // The tail cut off after an unsigned record.
+  EXPECT_EQ(tamper_then_verify("DELETE FROM records WHERE seq > 560"), Errc::kIntegrity);
 }
 
 TEST_F(NodeTest, SharedItemsWrittenByTwoDevicesMergeToOneCheckin) {
