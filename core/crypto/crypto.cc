@@ -113,6 +113,13 @@ std::optional<SigningKey> SigningKey::FromSecret(ByteView secret64) {
   return SigningKey(std::move(sk), pk);
 }
 
+SigningKey SigningKey::FromSeed(const SymmetricKey& seed) {
+  SecretBytes sk(crypto_sign_SECRETKEYBYTES);
+  PublicKey pk;
+  crypto_sign_seed_keypair(pk.data(), sk.data(), seed.view().data());
+  return SigningKey(std::move(sk), pk);
+}
+
 Signature SigningKey::Sign(ByteView message) const {
   Signature sig;
   crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), secret_.data());
@@ -231,6 +238,59 @@ Result<SymmetricKey> KeyFromPassphrase(ByteView passphrase, ByteView salt, Pwhas
 
 bool SecureEqual(ByteView a, ByteView b) {
   return a.size() == b.size() && sodium_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace hearth::crypto
+
+// --- Primitives for the Noise protocol (net/noise) --------------------------
+namespace hearth::crypto {
+
+static_assert(kDhSize == crypto_scalarmult_BYTES);
+static_assert(kIetfNonceSize == crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
+static_assert(kKeySize == crypto_aead_chacha20poly1305_ietf_KEYBYTES);
+static_assert(kTagSize == crypto_aead_chacha20poly1305_ietf_ABYTES);
+static_assert(kBlake2b512Size <= crypto_generichash_BYTES_MAX);
+
+std::optional<SecretBytes> X25519(const DhKey& ours, const PublicKey& theirs) {
+  SecretBytes shared(kDhSize);
+  // libsodium checks the output itself and returns -1 when it is all zeros.
+  if (crypto_scalarmult(shared.data(), ours.secret().data(), theirs.data()) != 0) {
+    return std::nullopt;
+  }
+  return shared;
+}
+
+Bytes SealIetf(const SymmetricKey& key, const IetfNonce& nonce, ByteView plaintext, ByteView ad) {
+  Bytes out(plaintext.size() + kTagSize);
+  unsigned long long out_len = 0;
+  crypto_aead_chacha20poly1305_ietf_encrypt(out.data(), &out_len, plaintext.data(),
+                                            plaintext.size(), ad.data(), ad.size(), nullptr,
+                                            nonce.data(), key.view().data());
+  out.resize(out_len);
+  return out;
+}
+
+std::optional<Bytes> OpenIetf(const SymmetricKey& key, const IetfNonce& nonce,
+                              ByteView ciphertext, ByteView ad) {
+  if (ciphertext.size() < kTagSize) return std::nullopt;
+  Bytes out(ciphertext.size() - kTagSize);
+  unsigned long long out_len = 0;
+  if (crypto_aead_chacha20poly1305_ietf_decrypt(out.data(), &out_len, nullptr, ciphertext.data(),
+                                                ciphertext.size(), ad.data(), ad.size(),
+                                                nonce.data(), key.view().data()) != 0) {
+    return std::nullopt;
+  }
+  out.resize(out_len);
+  return out;
+}
+
+void Blake2b512(std::span<const ByteView> parts, std::span<std::uint8_t, kBlake2b512Size> out) {
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, nullptr, 0, out.size());
+  for (ByteView part : parts) crypto_generichash_update(&state, part.data(), part.size());
+  crypto_generichash_final(&state, out.data(), out.size());
+  // The parts may be secret (HMAC pads, chaining keys); so is the state.
+  sodium_memzero(&state, sizeof state);
 }
 
 }  // namespace hearth::crypto

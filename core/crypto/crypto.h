@@ -88,6 +88,8 @@ class SigningKey {
  public:
   static SigningKey Generate();
   static std::optional<SigningKey> FromSecret(ByteView secret64);
+  // The key pair whose Ed25519 seed is `seed` (deterministic).
+  static SigningKey FromSeed(const SymmetricKey& seed);
   const PublicKey& public_key() const { return public_; }
   ByteView secret() const { return secret_.view(); }
   Signature Sign(ByteView message) const;
@@ -143,5 +145,37 @@ Result<SymmetricKey> KeyFromPassphrase(ByteView passphrase, ByteView salt, Pwhas
 
 // Constant-time comparison of equal-length buffers.
 [[nodiscard]] bool SecureEqual(ByteView a, ByteView b);
+
+}  // namespace hearth::crypto
+
+// --- Primitives for the Noise protocol (net/noise) --------------------------
+//
+// Noise_*_25519_ChaChaPoly_BLAKE2b needs raw X25519, ChaCha20-Poly1305 with the
+// IETF 96-bit nonce, and BLAKE2b-512; they live here so that only this module
+// includes <sodium.h>. Other code should keep using Seal/Open and Hash above.
+namespace hearth::crypto {
+
+inline constexpr std::size_t kDhSize = 32;            // X25519 shared secret
+inline constexpr std::size_t kIetfNonceSize = 12;     // ChaCha20-Poly1305 IETF
+inline constexpr std::size_t kBlake2b512Size = 64;    // BLAKE2b output used by Noise
+inline constexpr std::size_t kBlake2bBlockSize = 128;
+
+using IetfNonce = std::array<std::uint8_t, kIetfNonceSize>;
+
+// X25519(ours.secret, theirs). Returns nullopt when the result is all zeros,
+// which happens exactly when `theirs` is a low-order point: a peer sending
+// such a key is trying to force a known shared secret.
+[[nodiscard]] std::optional<SecretBytes> X25519(const DhKey& ours, const PublicKey& theirs);
+
+// ChaCha20-Poly1305 (IETF): returns ciphertext || tag. A nonce must never be
+// used twice with the same key; the caller (a Noise CipherState) counts them.
+Bytes SealIetf(const SymmetricKey& key, const IetfNonce& nonce, ByteView plaintext, ByteView ad);
+// Returns the plaintext, or nullopt when the tag does not verify.
+[[nodiscard]] std::optional<Bytes> OpenIetf(const SymmetricKey& key, const IetfNonce& nonce,
+                                            ByteView ciphertext, ByteView ad);
+
+// Unkeyed BLAKE2b with a 64-byte output over the concatenation of `parts`,
+// written to `out` (which may be locked memory). The hash state is wiped.
+void Blake2b512(std::span<const ByteView> parts, std::span<std::uint8_t, kBlake2b512Size> out);
 
 }  // namespace hearth::crypto

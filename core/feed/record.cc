@@ -104,8 +104,12 @@ Status FeedVerifier::Add(const Record& record) {
   HEARTH_TRY(Verify(record, feed_, next_seq_, prev_));
   if (record.signature) {
     confirmed_ = next_seq_;
-  } else if (next_seq_ - confirmed_ > kMaxUnsignedRun) {
-    return Damaged(next_seq_, "ends too long a run of unsigned records");
+    unsigned_bytes_ = 0;
+  } else {
+    unsigned_bytes_ += record.body.size();
+    if (next_seq_ - confirmed_ > kMaxUnsignedRun || unsigned_bytes_ > kMaxUnsignedBytes) {
+      return Damaged(next_seq_, "ends too long a run of unsigned records");
+    }
   }
   prev_ = RecordHash(record.body);
   ++next_seq_;

@@ -53,6 +53,8 @@ struct Header {
 // Longest run of unsigned records a feed may contain before a signed one.
 // It bounds how much a receiver must hold before it can trust anything.
 inline constexpr std::uint64_t kMaxUnsignedRun = 255;
+// and longest in bytes (record bodies): what a receiver may buffer per feed.
+inline constexpr std::size_t kMaxUnsignedBytes = 1 << 20;
 
 struct Record {
   Bytes body;
@@ -94,7 +96,8 @@ class FeedVerifier {
       : feed_(feed), next_seq_(next_seq), prev_(prev), confirmed_(next_seq - 1) {}
 
   // The next record of the feed. kIntegrity if it is out of place, breaks the
-  // chain, has a bad signature, or makes the unsigned run too long.
+  // chain, has a bad signature, or makes the unsigned run too long (more than
+  // kMaxUnsignedRun records or kMaxUnsignedBytes of bodies).
   Status Add(const Record& record);
   // kIntegrity unless every record added so far is covered by a signature.
   Status Finish() const;
@@ -109,6 +112,7 @@ class FeedVerifier {
   std::uint64_t next_seq_;
   crypto::Digest prev_;
   std::uint64_t confirmed_;
+  std::size_t unsigned_bytes_ = 0;
 };
 
 // Decrypts a record's op batch (after Verify). kIntegrity if the tag fails.

@@ -121,8 +121,16 @@ struct Node::Impl {
     std::string name;
     MemberId member = 0;
     Bytes sign_key;
+    Bytes dh_key;
+    Bytes private_feed;
   };
   std::map<ItemId, DeviceInfo> devices;
+  // Feeds trusted before the roster names them (the inviter's, at join).
+  std::set<feed::FeedId> trusted_feeds;
+  // This device's second feed, for private records: they must be able to
+  // travel to this member's other devices without the partner's devices ever
+  // holding them, so they cannot share a hash chain with shared records.
+  crypto::SigningKey private_sign;
 
   Impl(fs::path h, Clock& c, keys::DeviceKeys k, std::unique_ptr<storage::Store> s, bool pass)
       : home(std::move(h)),
@@ -132,10 +140,21 @@ struct Node::Impl {
         shared_record_key(feed::RecordKey(keys.space_key)),
         private_record_key(feed::RecordKey(keys.member_key)),
         item_key(keys.local_key.Derive(1, "hitems01")),
-        passphrase(pass) {}
+        passphrase(pass),
+        private_sign(PrivateFeedKey(keys.sign)) {}
+
+  static crypto::SigningKey PrivateFeedKey(const crypto::SigningKey& device) {
+    auto seed = crypto::SymmetricKey::FromBytes(device.secret().subspan(0, crypto::kKeySize));
+    return crypto::SigningKey::FromSeed(seed->Derive(1, "hprivfd1"));
+  }
 
   const feed::FeedId& feed_id() const { return keys.sign.public_key(); }
+  const feed::FeedId& private_feed_id() const { return private_sign.public_key(); }
   std::uint64_t tag() const { return feed::DeviceTag(feed_id()); }
+
+  const crypto::SigningKey& Signer(feed::Scope scope) const {
+    return scope == feed::Scope::kPrivate ? private_sign : keys.sign;
+  }
 
   // ---- items at rest ----
 
@@ -208,14 +227,22 @@ struct Node::Impl {
     return crdt::HybridClock(GetU64Le(raw->data()));
   }
 
+  // Notes a fork for `hearth status` (its own transaction).
+  Status RecordFork(const feed::FeedId& f, std::uint64_t seq) {
+    HEARTH_ASSIGN_OR_RETURN(auto txn, store->Begin());
+    const std::string note = "fork at record " + std::to_string(seq);
+    HEARTH_TRY(store->PutMeta("fork/" + ToHex(f), AsBytes(note)));
+    return txn.Commit();
+  }
+
   // The head of this device's own feed, checked before chaining onto it.
-  Result<storage::FeedHead> CheckedOwnHead() {
-    HEARTH_ASSIGN_OR_RETURN(auto head, store->Head(feed_id()));
+  Result<storage::FeedHead> CheckedOwnHead(const feed::FeedId& own) {
+    HEARTH_ASSIGN_OR_RETURN(auto head, store->Head(own));
     if (!head) return storage::FeedHead{};
-    HEARTH_ASSIGN_OR_RETURN(auto rec, store->GetRecord(feed_id(), head->seq));
+    HEARTH_ASSIGN_OR_RETURN(auto rec, store->GetRecord(own, head->seq));
     // Every transaction ends with a signed record, so the head is always signed.
     if (!rec || !rec->record.signature || feed::RecordHash(rec->record.body) != head->hash ||
-        !crypto::VerifySignature(feed_id(), feed::HeadMessage(feed_id(), head->seq, head->hash),
+        !crypto::VerifySignature(own, feed::HeadMessage(own, head->seq, head->hash),
                                  *rec->record.signature)) {
       return MakeError(Errc::kIntegrity,
                        "The newest record of this device is damaged or was tampered with; run "
@@ -227,14 +254,19 @@ struct Node::Impl {
   Status Commit(std::vector<std::vector<Op>>& batches, feed::Scope scope) {
     HEARTH_ASSIGN_OR_RETURN(auto txn, store->Begin());
     HEARTH_ASSIGN_OR_RETURN(crdt::HybridClock hlc, LoadClock());
-    HEARTH_ASSIGN_OR_RETURN(storage::FeedHead head, CheckedOwnHead());
+    const crypto::SigningKey& signer = Signer(scope);
+    const feed::FeedId& own = signer.public_key();
+    const std::uint64_t stamp_tag = feed::DeviceTag(own);
+    HEARTH_ASSIGN_OR_RETURN(storage::FeedHead head, CheckedOwnHead(own));
     const crypto::SymmetricKey& key =
         scope == feed::Scope::kPrivate ? private_record_key : shared_record_key;
     std::map<ItemId, Item> touched;
     bool roster_changed = false;
     // Sign the last record, and often enough that no unsigned run is longer
-    // than feed::kMaxUnsignedRun (signing is most of the cost of a record).
+    // than feed::kMaxUnsignedRun records or kMaxUnsignedBytes (signing is most
+    // of the cost of a record).
     std::uint64_t unsigned_run = 0;
+    std::size_t unsigned_bytes = 0;
     for (std::size_t b = 0; b < batches.size(); ++b) {
       std::vector<Op>& ops = batches[b];
       const std::int64_t now = clock->NowMs();
@@ -243,12 +275,15 @@ struct Node::Impl {
       if (plain.size() > feed::kMaxPlaintext) {
         return MakeError(Errc::kInvalidInput, "The change is too large to store as one record.");
       }
-      const bool sign = b + 1 == batches.size() || unsigned_run == feed::kMaxUnsignedRun;
-      feed::Record rec = feed::Seal(keys.sign, key, scope, head.seq + 1, head.hash, plain,
+      const std::size_t body_size = feed::kHeaderSize + plain.size() + crypto::kTagSize;
+      const bool sign = b + 1 == batches.size() || unsigned_run == feed::kMaxUnsignedRun ||
+                        unsigned_bytes + body_size > feed::kMaxUnsignedBytes;
+      feed::Record rec = feed::Seal(signer, key, scope, head.seq + 1, head.hash, plain,
                                     sign ? feed::Signing::kSign : feed::Signing::kUnsigned);
       unsigned_run = sign ? 0 : unsigned_run + 1;
+      unsigned_bytes = sign ? 0 : unsigned_bytes + body_size;
       crypto::Digest hash = feed::RecordHash(rec.body);
-      HEARTH_TRY(store->PutRecord(feed_id(), head.seq + 1, hash, rec));
+      HEARTH_TRY(store->PutRecord(own, head.seq + 1, hash, rec));
       head.seq += 1;
       head.hash = hash;
       for (const Op& op : ops) {
@@ -257,7 +292,7 @@ struct Node::Impl {
           HEARTH_ASSIGN_OR_RETURN(Item loaded, LoadItem(op.item));
           it = touched.emplace(op.item, std::move(loaded)).first;
         }
-        model::Apply(it->second, op, tag());
+        model::Apply(it->second, op, stamp_tag);
         roster_changed |= it->second.kind == Kind::kMember || it->second.kind == Kind::kDevice;
       }
     }
@@ -293,15 +328,55 @@ struct Node::Impl {
         member_names[item->id] = item->Text(Field::kName);
       } else {
         DeviceInfo d{item->Text(Field::kName),
-                     static_cast<MemberId>(item->Int(Field::kMember).value_or(0)), {}};
-        if (const auto* b = item->Get(Field::kSignKey)) {
-          if (const auto* bytes = std::get_if<Bytes>(b)) d.sign_key = *bytes;
-        }
+                     static_cast<MemberId>(item->Int(Field::kMember).value_or(0)), {}, {}, {}};
+        const auto bytes_of = [&](Field f) {
+          const auto* v = item->Get(f);
+          const auto* b = v ? std::get_if<Bytes>(v) : nullptr;
+          return b && b->size() == crypto::kKeySize ? *b : Bytes();
+        };
+        d.sign_key = bytes_of(Field::kSignKey);
+        d.dh_key = bytes_of(Field::kDhKey);
+        d.private_feed = bytes_of(Field::kPrivateFeed);
         devices[item->id] = std::move(d);
       }
       return true;
     }));
-    return failed;
+    HEARTH_TRY(failed);
+    trusted_feeds.clear();
+    HEARTH_ASSIGN_OR_RETURN(auto trusted, store->MetaWithPrefix("trust/"));
+    for (const auto& [key, value] : trusted) {
+      feed::FeedId f;
+      if (value.size() != f.size()) return MakeError(Errc::kIntegrity, "The database's trusted feeds are damaged.");
+      std::memcpy(f.data(), value.data(), f.size());
+      trusted_feeds.insert(f);
+    }
+    return {};
+  }
+
+  // The roster device that owns `feed` (its shared or private feed).
+  const DeviceInfo* FeedOwner(const feed::FeedId& feed) const {
+    for (const auto& [id, d] : devices) {
+      if (ByteView(d.sign_key).size() == feed.size() &&
+          std::equal(feed.begin(), feed.end(), d.sign_key.begin())) {
+        return &d;
+      }
+      if (d.private_feed.size() == feed.size() &&
+          std::equal(feed.begin(), feed.end(), d.private_feed.begin())) {
+        return &d;
+      }
+    }
+    return nullptr;
+  }
+
+  bool IsPrivateFeed(const feed::FeedId& feed) const {
+    if (feed == private_feed_id()) return true;
+    for (const auto& [id, d] : devices) {
+      if (d.private_feed.size() == feed.size() &&
+          std::equal(feed.begin(), feed.end(), d.private_feed.begin())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   std::string MemberName(MemberId id) const {
@@ -450,7 +525,27 @@ ItemId Node::NewItemId() {
 
 Result<std::unique_ptr<Node>> Node::Init(const fs::path& home, InitOptions options, Clock& clock) {
   HEARTH_TRY(crypto::Init());
-  HEARTH_TRY(CheckText("name", options.member_name, kMaxNameBytes, true));
+  return Create(home, std::move(options), keys::GenerateForNewSpace(), true, std::nullopt, clock);
+}
+
+Result<std::unique_ptr<Node>> Node::Join(const fs::path& home, InitOptions options, SpaceGrant grant,
+                                         Clock& clock) {
+  HEARTH_TRY(crypto::Init());
+  keys::DeviceKeys k = keys::GenerateForNewSpace();
+  k.space_id = grant.space_id;
+  k.space_key = std::move(grant.space_key);
+  const bool own_device = grant.member.has_value();
+  if (own_device) {
+    k.member_id = grant.member->first;
+    k.member_key = std::move(grant.member->second);
+  }
+  return Create(home, std::move(options), std::move(k), !own_device, grant.inviter_feed, clock);
+}
+
+Result<std::unique_ptr<Node>> Node::Create(const fs::path& home, InitOptions options, keys::DeviceKeys k,
+                                           bool new_member, std::optional<feed::FeedId> trusted,
+                                           Clock& clock) {
+  if (new_member) HEARTH_TRY(CheckText("name", options.member_name, kMaxNameBytes, true));
   HEARTH_TRY(CheckText("device name", options.device_name, kMaxNameBytes, true));
   std::error_code ec;
   if (fs::exists(home / kKeyFile, ec) || fs::exists(home / kDbFile, ec)) {
@@ -469,7 +564,6 @@ Result<std::unique_ptr<Node>> Node::Init(const fs::path& home, InitOptions optio
     }
     if (created_dir) fs::remove(home, ignored);
   };
-  keys::DeviceKeys k = keys::GenerateForNewSpace();
   const bool pass = options.passphrase.has_value();
   if (Status s = keys::Save(home / kKeyFile, k, options.passphrase); !s.ok()) {
     cleanup();
@@ -484,25 +578,68 @@ Result<std::unique_ptr<Node>> Node::Init(const fs::path& home, InitOptions optio
   auto node = std::unique_ptr<Node>(new Node(
       std::make_unique<Impl>(home, clock, std::move(k), std::move(store).value(), pass)));
   Impl& im = *node->impl_;
-  // The roster starts with this member and this device.
+  if (trusted) {
+    if (Status s = node->TrustFeed(*trusted); !s.ok()) {
+      node.reset();
+      cleanup();
+      return s.error();
+    }
+  }
+  // The roster gains this device (and, for a new member, the member).
   std::vector<Op> ops;
   const MemberId me = im.keys.member_id;
-  const ItemId dev = im.tag();
-  ops.push_back({0, me, model::CreateItem{Kind::kMember, me, false}});
-  ops.push_back({0, me, model::SetField{Field::kName, options.member_name}});
-  ops.push_back({0, dev, model::CreateItem{Kind::kDevice, me, false}});
-  ops.push_back({0, dev, model::SetField{Field::kName, options.device_name}});
-  ops.push_back({0, dev, model::SetField{Field::kMember, static_cast<std::int64_t>(me)}});
-  const auto& spk = im.keys.sign.public_key();
-  const auto& dpk = im.keys.dh.public_key();
-  ops.push_back({0, dev, model::SetField{Field::kSignKey, Bytes(spk.begin(), spk.end())}});
-  ops.push_back({0, dev, model::SetField{Field::kDhKey, Bytes(dpk.begin(), dpk.end())}});
+  if (new_member) {
+    ops.push_back({0, me, model::CreateItem{Kind::kMember, me, false}});
+    ops.push_back({0, me, model::SetField{Field::kName, options.member_name}});
+  }
+  NewDevice self{me, options.device_name, im.keys.sign.public_key(), im.keys.dh.public_key(),
+                 im.private_feed_id()};
+  AppendDeviceOps(ops, self);
   if (Status s = im.CommitOne(std::move(ops), feed::Scope::kShared); !s.ok()) {
     node.reset();
     cleanup();
     return s.error();
   }
   return node;
+}
+
+void Node::AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& d) {
+  const ItemId dev = feed::DeviceTag(d.sign_key);
+  ops.push_back({0, dev, model::CreateItem{Kind::kDevice, d.member, false}});
+  ops.push_back({0, dev, model::SetField{Field::kName, d.name}});
+  ops.push_back({0, dev, model::SetField{Field::kMember, static_cast<std::int64_t>(d.member)}});
+  ops.push_back({0, dev, model::SetField{Field::kSignKey, Bytes(d.sign_key.begin(), d.sign_key.end())}});
+  ops.push_back({0, dev, model::SetField{Field::kDhKey, Bytes(d.dh_key.begin(), d.dh_key.end())}});
+  ops.push_back(
+      {0, dev, model::SetField{Field::kPrivateFeed, Bytes(d.private_feed.begin(), d.private_feed.end())}});
+}
+
+SpaceGrant Node::MakeGrant(bool own_device) const {
+  const Impl& im = *impl_;
+  SpaceGrant g{im.keys.space_id, *crypto::SymmetricKey::FromBytes(im.keys.space_key.view()), std::nullopt,
+               im.feed_id()};
+  if (own_device) {
+    g.member.emplace(im.keys.member_id, *crypto::SymmetricKey::FromBytes(im.keys.member_key.view()));
+  }
+  return g;
+}
+
+Status Node::AddDevice(const NewDevice& d, const std::optional<std::string>& new_member_name) {
+  HEARTH_TRY(CheckText("device name", d.name, kMaxNameBytes, true));
+  if (d.member == 0) return MakeError(Errc::kInvalidInput, "A device must belong to a member.");
+  std::vector<Op> ops;
+  if (new_member_name) {
+    HEARTH_TRY(CheckText("name", *new_member_name, kMaxNameBytes, true));
+    ops.push_back({0, d.member, model::CreateItem{Kind::kMember, member_id(), false}});
+    ops.push_back({0, d.member, model::SetField{Field::kName, *new_member_name}});
+  }
+  // The device item is authored by this member: it vouches for the device.
+  NewDevice vouched = d;
+  std::vector<Op> dev_ops;
+  AppendDeviceOps(dev_ops, vouched);
+  std::get<model::CreateItem>(dev_ops[0].body).author = member_id();
+  ops.insert(ops.end(), dev_ops.begin(), dev_ops.end());
+  return impl_->CommitOne(std::move(ops), feed::Scope::kShared);
 }
 
 Result<bool> Node::NeedsPassphrase(const fs::path& home) {
@@ -904,6 +1041,226 @@ Result<VerifyReport> Node::Verify() {
 
 Status Node::CommitBatches(std::vector<std::vector<model::Op>> batches, feed::Scope scope) {
   return impl_->Commit(batches, scope);
+}
+
+
+// ---- sync ----
+
+namespace {
+
+crypto::PublicKey KeyOf(const Bytes& b) {
+  crypto::PublicKey k{};
+  if (b.size() == k.size()) std::memcpy(k.data(), b.data(), k.size());
+  return k;
+}
+
+std::string FeedName(const feed::FeedId& f) { return ToHex(ByteView(f).subspan(0, 8)); }
+
+}  // namespace
+
+const crypto::DhKey& Node::dh_key() const { return impl_->keys.dh; }
+
+NewDevice Node::Self() const {
+  const Impl& im = *impl_;
+  std::string name;
+  if (auto it = im.devices.find(im.tag()); it != im.devices.end()) name = it->second.name;
+  return NewDevice{im.keys.member_id, name, im.keys.sign.public_key(), im.keys.dh.public_key(),
+                   im.private_feed_id()};
+}
+
+std::vector<RosterDevice> Node::Devices() const {
+  std::vector<RosterDevice> out;
+  for (const auto& [id, d] : impl_->devices) {
+    if (d.sign_key.size() != crypto::kKeySize || d.dh_key.size() != crypto::kKeySize) continue;
+    RosterDevice r;
+    r.id = id;
+    r.member = d.member;
+    r.name = d.name;
+    r.sign_key = KeyOf(d.sign_key);
+    r.dh_key = KeyOf(d.dh_key);
+    if (d.private_feed.size() == crypto::kKeySize) r.private_feed = KeyOf(d.private_feed);
+    out.push_back(r);
+  }
+  return out;
+}
+
+std::optional<RosterDevice> Node::DeviceByDhKey(const crypto::PublicKey& dh) const {
+  for (const RosterDevice& d : Devices()) {
+    if (d.dh_key == dh) return d;
+  }
+  return std::nullopt;
+}
+
+bool Node::Accepts(const feed::FeedId& f) const {
+  const Impl& im = *impl_;
+  if (f == im.feed_id() || f == im.private_feed_id() || im.trusted_feeds.contains(f)) return true;
+  const Impl::DeviceInfo* owner = im.FeedOwner(f);
+  if (owner == nullptr) return false;
+  // Another member's private feed is never held here.
+  return !im.IsPrivateFeed(f) || owner->member == im.keys.member_id;
+}
+
+bool Node::MaySend(const feed::FeedId& f, const RosterDevice& peer) const {
+  return !impl_->IsPrivateFeed(f) || peer.member == impl_->keys.member_id;
+}
+
+Result<std::optional<FeedHead>> Node::HeadOf(const feed::FeedId& f) {
+  HEARTH_ASSIGN_OR_RETURN(auto head, impl_->store->Head(f));
+  if (!head) return std::optional<FeedHead>();
+  return std::optional<FeedHead>(FeedHead{f, head->seq, head->hash});
+}
+
+Result<std::vector<FeedHead>> Node::HeadsFor(const RosterDevice& peer) {
+  HEARTH_ASSIGN_OR_RETURN(auto feeds, impl_->store->Feeds());
+  std::vector<FeedHead> out;
+  for (const feed::FeedId& f : feeds) {
+    if (!MaySend(f, peer)) continue;
+    HEARTH_ASSIGN_OR_RETURN(auto head, HeadOf(f));
+    if (head) out.push_back(*head);
+  }
+  return out;
+}
+
+Result<std::vector<feed::Record>> Node::ReadRecords(const feed::FeedId& f, std::uint64_t from_seq,
+                                                    std::size_t max_bytes) {
+  std::vector<feed::Record> out;
+  std::size_t bytes = 0;
+  std::size_t signed_end = 0;  // records up to here end on a signature
+  std::uint64_t next = std::max<std::uint64_t>(from_seq, 1);
+  constexpr int kChunk = 256;
+  while (true) {
+    HEARTH_ASSIGN_OR_RETURN(auto chunk, impl_->store->RecordRange(f, next, kChunk));
+    for (auto& r : chunk) {
+      if (r.seq != next) return MakeError(Errc::kIntegrity, "A record is missing from a stored feed.");
+      // Stop at a run boundary once the budget is spent.
+      if (signed_end > 0 && signed_end == out.size() && bytes + r.record.body.size() > max_bytes) {
+        return out;
+      }
+      bytes += r.record.body.size();
+      const bool is_signed = r.record.signature.has_value();
+      out.push_back(std::move(r.record));
+      if (is_signed) signed_end = out.size();
+      ++next;
+    }
+    if (chunk.size() < static_cast<std::size_t>(kChunk)) break;
+  }
+  out.resize(signed_end);  // an unsigned tail cannot be verified by the receiver
+  return out;
+}
+
+Status Node::CheckPeerHead(const FeedHead& theirs) {
+  Impl& im = *impl_;
+  if (theirs.length == 0) return {};
+  HEARTH_ASSIGN_OR_RETURN(auto mine, im.store->Head(theirs.feed));
+  if (!mine || mine->seq < theirs.length) return {};
+  HEARTH_ASSIGN_OR_RETURN(auto rec, im.store->GetRecord(theirs.feed, theirs.length));
+  if (rec && rec->hash != theirs.hash) {
+    HEARTH_TRY(im.RecordFork(theirs.feed, theirs.length));
+    return MakeError(Errc::kIntegrity, "Device " + FeedName(theirs.feed) +
+                                           " has two different histories (a fork at record " +
+                                           std::to_string(theirs.length) + "); it was not merged.");
+  }
+  return {};
+}
+
+Result<std::vector<std::string>> Node::Forks() {
+  HEARTH_ASSIGN_OR_RETURN(auto rows, impl_->store->MetaWithPrefix("fork/"));
+  std::vector<std::string> out;
+  for (const auto& [key, value] : rows) out.push_back(key.substr(5) + " " + std::string(AsChars(value)));
+  return out;
+}
+
+Status Node::TrustFeed(const feed::FeedId& f) {
+  HEARTH_ASSIGN_OR_RETURN(auto txn, impl_->store->Begin());
+  HEARTH_TRY(impl_->store->PutMeta("trust/" + ToHex(f), f));
+  HEARTH_TRY(txn.Commit());
+  return impl_->LoadRoster();
+}
+
+Result<std::int64_t> Node::DataVersion() { return impl_->store->DataVersion(); }
+
+Result<ApplyOutcome> Node::ApplyRecords(const feed::FeedId& f, std::uint64_t first_seq,
+                                        const std::vector<feed::Record>& records) {
+  Impl& im = *impl_;
+  if (!Accepts(f)) {
+    return MakeError(Errc::kAuth, "Records arrived from device " + FeedName(f) +
+                                      ", which is not in this space's roster; they were refused.");
+  }
+  ApplyOutcome outcome;
+  if (records.empty()) return outcome;
+  if (records.size() > kMaxRecordsPerBatch) {
+    return MakeError(Errc::kInvalidInput, "A batch holds too many records.");
+  }
+  HEARTH_ASSIGN_OR_RETURN(auto txn, im.store->Begin());
+  HEARTH_ASSIGN_OR_RETURN(auto stored, im.store->Head(f));
+  const storage::FeedHead head = stored.value_or(storage::FeedHead{});
+  if (first_seq == 0 || first_seq > head.seq + 1) {
+    return MakeError(Errc::kInvalidInput, "A batch of records does not follow what is held here.");
+  }
+  // Places already held must hold the same records.
+  std::size_t i = 0;
+  for (std::uint64_t seq = first_seq; seq <= head.seq && i < records.size(); ++seq, ++i) {
+    HEARTH_ASSIGN_OR_RETURN(auto mine, im.store->GetRecord(f, seq));
+    if (!mine || mine->hash != feed::RecordHash(records[i].body)) {
+      txn.Rollback();  // before recording the fork in its own transaction
+      HEARTH_TRY(im.RecordFork(f, seq));
+      return MakeError(Errc::kIntegrity, "Device " + FeedName(f) +
+                                             " has two different histories (a fork at record " +
+                                             std::to_string(seq) + "); it was not merged.");
+    }
+    ++outcome.duplicates;
+  }
+  if (i == records.size()) return outcome;
+  const bool private_feed = im.IsPrivateFeed(f);
+  const Impl::DeviceInfo* owner = im.FeedOwner(f);
+  feed::FeedVerifier chain(f, head.seq + 1, head.hash);
+  HEARTH_ASSIGN_OR_RETURN(crdt::HybridClock hlc, im.LoadClock());
+  std::map<ItemId, Item> touched;
+  for (; i < records.size(); ++i) {
+    const feed::Record& rec = records[i];
+    if (Status s = chain.Add(rec); !s.ok()) {
+      return MakeError(Errc::kIntegrity, "A record from device " + FeedName(f) + " failed its checks: " +
+                                             s.error().message);
+    }
+    HEARTH_ASSIGN_OR_RETURN(feed::Header h, feed::ParseHeader(rec.body));
+    if ((h.scope == feed::Scope::kPrivate) != private_feed) {
+      return MakeError(Errc::kIntegrity, "A record from device " + FeedName(f) + " is in the wrong feed.");
+    }
+    const crypto::SymmetricKey& key = private_feed ? im.private_record_key : im.shared_record_key;
+    auto plain = feed::OpenBody(rec.body, key);
+    if (!plain.ok()) {
+      return MakeError(Errc::kIntegrity, "A record from device " + FeedName(f) + " does not decrypt.");
+    }
+    HEARTH_ASSIGN_OR_RETURN(auto ops, codec::DecodeOpBatch(*plain));
+    const std::uint64_t stamp_tag = feed::DeviceTag(f);
+    for (const Op& op : ops) {
+      // A device writes only in its own member's name.
+      if (const auto* c = std::get_if<model::CreateItem>(&op.body); c && owner && c->author != owner->member) {
+        return MakeError(Errc::kIntegrity, "A record from device " + FeedName(f) +
+                                               " claims another member's authorship; it was refused.");
+      }
+      hlc.Observe(op.hlc);
+      auto it = touched.find(op.item);
+      if (it == touched.end()) {
+        HEARTH_ASSIGN_OR_RETURN(Item loaded, im.LoadItem(op.item));
+        it = touched.emplace(op.item, std::move(loaded)).first;
+      }
+      model::Apply(it->second, op, stamp_tag);
+      outcome.roster_changed |= it->second.kind == Kind::kMember || it->second.kind == Kind::kDevice;
+    }
+    HEARTH_TRY(im.store->PutRecord(f, h.seq, chain.prev(), rec));
+    ++outcome.applied;
+  }
+  if (Status s = chain.Finish(); !s.ok()) {
+    return MakeError(Errc::kIntegrity, "A batch from device " + FeedName(f) + " does not end on a signature.");
+  }
+  for (const auto& [id, item] : touched) HEARTH_TRY(im.store->PutItem(im.SealItem(item)));
+  Bytes clock_bytes;
+  PutU64Le(clock_bytes, hlc.last());
+  HEARTH_TRY(im.store->PutMeta("hlc", clock_bytes));
+  HEARTH_TRY(txn.Commit());
+  if (outcome.roster_changed) HEARTH_TRY(im.LoadRoster());
+  return outcome;
 }
 
 }  // namespace hearth::node

@@ -23,6 +23,7 @@
 #include "core/base/result.h"
 #include "core/crypto/crypto.h"
 #include "core/feed/record.h"
+#include "core/keys/keystore.h"
 #include "core/model/model.h"
 
 namespace hearth::node {
@@ -133,6 +134,54 @@ struct StatusView {
   std::vector<ItemView> commitments_due;
 };
 
+// ---- sync (used by net/; see docs/sync-protocol.md) ----
+
+// Most records one received batch may hold (a batch is also bounded in bytes
+// by the transport).
+inline constexpr std::size_t kMaxRecordsPerBatch = 4096;
+
+// One feed's place: how many records and the hash of the last one.
+struct FeedHead {
+  feed::FeedId feed{};
+  std::uint64_t length = 0;
+  crypto::Digest hash{};
+};
+
+// A device of the space, as the roster knows it.
+struct RosterDevice {
+  ItemId id = 0;  // the device tag
+  MemberId member = 0;
+  std::string name;
+  crypto::PublicKey sign_key{};
+  crypto::PublicKey dh_key{};
+  std::optional<crypto::PublicKey> private_feed;
+};
+
+// What happened to a batch of received records.
+struct ApplyOutcome {
+  std::uint64_t applied = 0;     // new records stored
+  std::uint64_t duplicates = 0;  // records already held (harmless)
+  bool roster_changed = false;   // the peer may now offer feeds we accept
+};
+
+// What an inviter hands a joining device over the pairing channel.
+struct SpaceGrant {
+  std::array<std::uint8_t, 16> space_id{};
+  crypto::SymmetricKey space_key;
+  // A device invite also carries the member: its id and member-private key.
+  std::optional<std::pair<MemberId, crypto::SymmetricKey>> member;
+  feed::FeedId inviter_feed{};  // trusted until the roster names it
+};
+
+// A device being added to the roster.
+struct NewDevice {
+  MemberId member = 0;
+  std::string name;
+  crypto::PublicKey sign_key{};
+  crypto::PublicKey dh_key{};
+  crypto::PublicKey private_feed{};
+};
+
 struct VerifyReport {
   std::uint64_t feeds = 0;
   std::uint64_t records = 0;
@@ -146,6 +195,9 @@ class Node {
   // as its first device.
   static Result<std::unique_ptr<Node>> Init(const std::filesystem::path& home, InitOptions options,
                                             Clock& clock);
+  // Creates a home for a device joining an existing space (after pairing).
+  static Result<std::unique_ptr<Node>> Join(const std::filesystem::path& home, InitOptions options,
+                                            SpaceGrant grant, Clock& clock);
   // kNotFound when `home` holds no space.
   static Result<bool> NeedsPassphrase(const std::filesystem::path& home);
   static Result<std::unique_ptr<Node>> Open(const std::filesystem::path& home,
@@ -185,6 +237,52 @@ class Node {
   // used by imports and benchmarks. Op hlc values are assigned here.
   Status CommitBatches(std::vector<std::vector<model::Op>> batches, feed::Scope scope);
 
+  // -- pairing --
+  // The keys a joining device receives (a device invite adds this member's).
+  SpaceGrant MakeGrant(bool own_device) const;
+  // Adds a paired device (and, for a partner, its member) to the roster with
+  // a signed op in this device's feed.
+  Status AddDevice(const NewDevice& device, const std::optional<std::string>& new_member_name);
+  // This device as a NewDevice (what it tells an inviter when it joins).
+  NewDevice Self() const;
+
+  // -- sync --
+  // This device's static X25519 key (its Noise identity).
+  const crypto::DhKey& dh_key() const;
+  // The roster device whose X25519 key is `dh`, if any.
+  std::optional<RosterDevice> DeviceByDhKey(const crypto::PublicKey& dh) const;
+  std::vector<RosterDevice> Devices() const;
+  // Heads of the feeds `peer` may receive: every shared feed, and private
+  // feeds only when `peer` is a device of this device's own member.
+  Result<std::vector<FeedHead>> HeadsFor(const RosterDevice& peer);
+  Result<std::optional<FeedHead>> HeadOf(const feed::FeedId& feed);
+  bool MaySend(const feed::FeedId& feed, const RosterDevice& peer) const;
+  // Whether records of `feed` are accepted here: a roster device's feed, or a
+  // private feed of this member's devices, or a feed trusted at pairing.
+  bool Accepts(const feed::FeedId& feed) const;
+  // Records of `feed` from `from_seq` on, in whole signed runs (so every batch
+  // verifies on its own), stopping before `max_bytes` of bodies is passed
+  // (but always at least one run when any remains).
+  Result<std::vector<feed::Record>> ReadRecords(const feed::FeedId& feed, std::uint64_t from_seq,
+                                                std::size_t max_bytes);
+  // Checks and stores records of `feed` starting at `first_seq`, in one
+  // transaction: chain, signatures (the batch must end signed), decryption,
+  // op bounds, authorship. Records already held are skipped if identical; a
+  // different record at a held place is a fork (kIntegrity, recorded for
+  // `status`). A batch that starts past the head (a gap) is kInvalidInput.
+  Result<ApplyOutcome> ApplyRecords(const feed::FeedId& feed, std::uint64_t first_seq,
+                                    const std::vector<feed::Record>& records);
+  // Compares a peer's view of a feed with ours; a different hash at a place
+  // both hold is a fork (recorded and returned as kIntegrity).
+  Status CheckPeerHead(const FeedHead& theirs);
+  // Feeds a fork was seen on (hex feed ids with a short reason).
+  Result<std::vector<std::string>> Forks();
+  // Trusts `feed` before it appears in the roster (the inviter's feed, at join).
+  Status TrustFeed(const feed::FeedId& feed);
+  // A number that changes whenever another connection commits to the
+  // database (SQLite's data_version): how `serve` notices CLI writes.
+  Result<std::int64_t> DataVersion();
+
   MemberId member_id() const;
   std::uint64_t device_tag() const;
   // A fresh random item id.
@@ -193,6 +291,10 @@ class Node {
  private:
   struct Impl;
   explicit Node(std::unique_ptr<Impl> impl);
+  static Result<std::unique_ptr<Node>> Create(const std::filesystem::path& home, InitOptions options,
+                                              keys::DeviceKeys keys, bool new_member,
+                                              std::optional<feed::FeedId> trusted, Clock& clock);
+  static void AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& device);
   std::unique_ptr<Impl> impl_;
 };
 

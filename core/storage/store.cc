@@ -158,6 +158,16 @@ Store::Transaction::~Transaction() {
   }
 }
 
+void Store::Transaction::Rollback() {
+  if (store_ == nullptr) return;
+  try {
+    store_->db_->exec("ROLLBACK");
+  } catch (const SQLite::Exception&) {
+    // Nothing to roll back.
+  }
+  store_ = nullptr;
+}
+
 Status Store::Transaction::Commit() {
   Store* s = store_;
   return Guard([&]() -> Status {
@@ -255,6 +265,30 @@ Status Store::ForEachRecord(const feed::FeedId& feed, std::uint64_t from_seq,
       HEARTH_TRY(fn(std::move(r)));
     }
     return {};
+  });
+}
+
+Result<std::vector<StoredRecord>> Store::RecordRange(const feed::FeedId& feed, std::uint64_t from_seq,
+                                                     int limit) {
+  return Guard([&]() -> Result<std::vector<StoredRecord>> {
+    Lease lease(*this,
+                "SELECT seq, hash, body, signature FROM records WHERE feed = ? AND seq >= ? "
+                "ORDER BY seq LIMIT ?");
+    SQLite::Statement& q = *lease.q;
+    q.bind(1, feed.data(), static_cast<int>(feed.size()));
+    q.bind(2, AsSigned(from_seq));
+    q.bind(3, limit);
+    std::vector<StoredRecord> out;
+    while (q.executeStep()) {
+      StoredRecord r;
+      r.seq = AsUnsigned(q.getColumn(0).getInt64());
+      r.record.body = BlobBytes(q.getColumn(2));
+      if (!CopyBlob(q.getColumn(1), r.hash) || !ReadSignature(q.getColumn(3), r.record.signature)) {
+        return DamagedRow();
+      }
+      out.push_back(std::move(r));
+    }
+    return out;
   });
 }
 
@@ -356,6 +390,23 @@ Status Store::PutMeta(const std::string& key, ByteView value) {
     q.exec();
     return {};
   });
+}
+
+Result<std::vector<std::pair<std::string, Bytes>>> Store::MetaWithPrefix(const std::string& prefix) {
+  return Guard([&]() -> Result<std::vector<std::pair<std::string, Bytes>>> {
+    // Keys are ASCII; every key with the prefix sorts in [prefix, prefix + 0x7f).
+    Lease lease(*this, "SELECT key, value FROM meta WHERE key >= ? AND key < ? ORDER BY key");
+    SQLite::Statement& q = *lease.q;
+    q.bind(1, prefix);
+    q.bind(2, prefix + '\x7f');
+    std::vector<std::pair<std::string, Bytes>> out;
+    while (q.executeStep()) out.emplace_back(q.getColumn(0).getString(), BlobBytes(q.getColumn(1)));
+    return out;
+  });
+}
+
+Result<std::int64_t> Store::DataVersion() {
+  return Guard([&]() -> Result<std::int64_t> { return db_->execAndGet("PRAGMA data_version").getInt64(); });
 }
 
 }  // namespace hearth::storage

@@ -75,6 +75,8 @@ class Store {
     Transaction& operator=(Transaction&&) = delete;
     ~Transaction();
     Status Commit();
+    // Rolls back now (the destructor would do it later).
+    void Rollback();
 
    private:
     Store* store_;
@@ -99,8 +101,16 @@ class Store {
   // Ids in [lo, hi] (unsigned), at most `limit` of them.
   Result<std::vector<std::uint64_t>> IdsInRange(std::uint64_t lo, std::uint64_t hi, int limit);
 
+  // Up to `limit` records of `feed` from `from_seq` on, in seq order.
+  Result<std::vector<StoredRecord>> RecordRange(const feed::FeedId& feed, std::uint64_t from_seq,
+                                                int limit);
+
   Result<std::optional<Bytes>> GetMeta(const std::string& key);
   Status PutMeta(const std::string& key, ByteView value);
+  // Every (key, value) whose key starts with `prefix`, in key order.
+  Result<std::vector<std::pair<std::string, Bytes>>> MetaWithPrefix(const std::string& prefix);
+  // Changes whenever another connection commits (PRAGMA data_version).
+  Result<std::int64_t> DataVersion();
 
  private:
   explicit Store(std::unique_ptr<SQLite::Database> db);
