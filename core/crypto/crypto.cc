@@ -270,8 +270,8 @@ Bytes SealIetf(const SymmetricKey& key, const IetfNonce& nonce, ByteView plainte
   return out;
 }
 
-std::optional<Bytes> OpenIetf(const SymmetricKey& key, const IetfNonce& nonce,
-                              ByteView ciphertext, ByteView ad) {
+std::optional<Bytes> OpenIetf(const SymmetricKey& key, const IetfNonce& nonce, ByteView ciphertext,
+                              ByteView ad) {
   if (ciphertext.size() < kTagSize) return std::nullopt;
   Bytes out(ciphertext.size() - kTagSize);
   unsigned long long out_len = 0;

@@ -155,9 +155,9 @@ Result<SymmetricKey> KeyFromPassphrase(ByteView passphrase, ByteView salt, Pwhas
 // includes <sodium.h>. Other code should keep using Seal/Open and Hash above.
 namespace hearth::crypto {
 
-inline constexpr std::size_t kDhSize = 32;            // X25519 shared secret
-inline constexpr std::size_t kIetfNonceSize = 12;     // ChaCha20-Poly1305 IETF
-inline constexpr std::size_t kBlake2b512Size = 64;    // BLAKE2b output used by Noise
+inline constexpr std::size_t kDhSize = 32;          // X25519 shared secret
+inline constexpr std::size_t kIetfNonceSize = 12;   // ChaCha20-Poly1305 IETF
+inline constexpr std::size_t kBlake2b512Size = 64;  // BLAKE2b output used by Noise
 inline constexpr std::size_t kBlake2bBlockSize = 128;
 
 using IetfNonce = std::array<std::uint8_t, kIetfNonceSize>;

@@ -127,6 +127,7 @@ struct Node::Impl {
   std::map<ItemId, DeviceInfo> devices;
   // Feeds trusted before the roster names them (the inviter's, at join).
   std::set<feed::FeedId> trusted_feeds;
+  std::set<feed::FeedId> trusted_private_feeds;  // a subset: private feeds of this member
   // This device's second feed, for private records: they must be able to
   // travel to this member's other devices without the partner's devices ever
   // holding them, so they cannot share a hash chain with shared records.
@@ -343,12 +344,16 @@ struct Node::Impl {
     }));
     HEARTH_TRY(failed);
     trusted_feeds.clear();
+    trusted_private_feeds.clear();
     HEARTH_ASSIGN_OR_RETURN(auto trusted, store->MetaWithPrefix("trust/"));
     for (const auto& [key, value] : trusted) {
       feed::FeedId f;
-      if (value.size() != f.size()) return MakeError(Errc::kIntegrity, "The database's trusted feeds are damaged.");
+      if (value.size() != f.size() + 1 || value.back() > 1) {
+        return MakeError(Errc::kIntegrity, "The database's trusted feeds are damaged.");
+      }
       std::memcpy(f.data(), value.data(), f.size());
       trusted_feeds.insert(f);
+      if (value.back() == 1) trusted_private_feeds.insert(f);
     }
     return {};
   }
@@ -369,7 +374,7 @@ struct Node::Impl {
   }
 
   bool IsPrivateFeed(const feed::FeedId& feed) const {
-    if (feed == private_feed_id()) return true;
+    if (feed == private_feed_id() || trusted_private_feeds.contains(feed)) return true;
     for (const auto& [id, d] : devices) {
       if (d.private_feed.size() == feed.size() &&
           std::equal(feed.begin(), feed.end(), d.private_feed.begin())) {
@@ -525,7 +530,7 @@ ItemId Node::NewItemId() {
 
 Result<std::unique_ptr<Node>> Node::Init(const fs::path& home, InitOptions options, Clock& clock) {
   HEARTH_TRY(crypto::Init());
-  return Create(home, std::move(options), keys::GenerateForNewSpace(), true, std::nullopt, clock);
+  return Create(home, std::move(options), keys::GenerateForNewSpace(), true, nullptr, clock);
 }
 
 Result<std::unique_ptr<Node>> Node::Join(const fs::path& home, InitOptions options, SpaceGrant grant,
@@ -539,12 +544,14 @@ Result<std::unique_ptr<Node>> Node::Join(const fs::path& home, InitOptions optio
     k.member_id = grant.member->first;
     k.member_key = std::move(grant.member->second);
   }
-  return Create(home, std::move(options), std::move(k), !own_device, grant.inviter_feed, clock);
+  if (grant.trusted_feeds.size() + grant.trusted_private_feeds.size() > kMaxTrustedFeeds) {
+    return MakeError(Errc::kInvalidInput, "The invite carries too many devices.");
+  }
+  return Create(home, std::move(options), std::move(k), !own_device, &grant, clock);
 }
 
 Result<std::unique_ptr<Node>> Node::Create(const fs::path& home, InitOptions options, keys::DeviceKeys k,
-                                           bool new_member, std::optional<feed::FeedId> trusted,
-                                           Clock& clock) {
+                                           bool new_member, const SpaceGrant* grant, Clock& clock) {
   if (new_member) HEARTH_TRY(CheckText("name", options.member_name, kMaxNameBytes, true));
   HEARTH_TRY(CheckText("device name", options.device_name, kMaxNameBytes, true));
   std::error_code ec;
@@ -578,11 +585,18 @@ Result<std::unique_ptr<Node>> Node::Create(const fs::path& home, InitOptions opt
   auto node = std::unique_ptr<Node>(new Node(
       std::make_unique<Impl>(home, clock, std::move(k), std::move(store).value(), pass)));
   Impl& im = *node->impl_;
-  if (trusted) {
-    if (Status s = node->TrustFeed(*trusted); !s.ok()) {
+  if (grant != nullptr) {
+    Status trusted;
+    for (const feed::FeedId& f : grant->trusted_feeds) {
+      if (trusted.ok()) trusted = node->TrustFeed(f, false);
+    }
+    for (const feed::FeedId& f : grant->trusted_private_feeds) {
+      if (trusted.ok()) trusted = node->TrustFeed(f, true);
+    }
+    if (!trusted.ok()) {
       node.reset();
       cleanup();
-      return s.error();
+      return trusted.error();
     }
   }
   // The roster gains this device (and, for a new member, the member).
@@ -617,9 +631,29 @@ void Node::AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& d) {
 SpaceGrant Node::MakeGrant(bool own_device) const {
   const Impl& im = *impl_;
   SpaceGrant g{im.keys.space_id, *crypto::SymmetricKey::FromBytes(im.keys.space_key.view()), std::nullopt,
-               im.feed_id()};
+               {im.feed_id()}, {}};
   if (own_device) {
     g.member.emplace(im.keys.member_id, *crypto::SymmetricKey::FromBytes(im.keys.member_key.view()));
+    g.trusted_private_feeds.push_back(im.private_feed_id());
+  }
+  // What this device trusts without the roster yet (it may not have synced
+  // since it joined) passes on too.
+  for (const feed::FeedId& f : im.trusted_feeds) {
+    if (!im.trusted_private_feeds.contains(f)) {
+      g.trusted_feeds.push_back(f);
+    } else if (own_device) {
+      g.trusted_private_feeds.push_back(f);
+    }
+  }
+  for (const RosterDevice& d : Devices()) {
+    if (d.sign_key != im.feed_id()) g.trusted_feeds.push_back(d.sign_key);
+    if (own_device && d.member == im.keys.member_id && d.private_feed && *d.private_feed != im.private_feed_id()) {
+      g.trusted_private_feeds.push_back(*d.private_feed);
+    }
+  }
+  for (auto* list : {&g.trusted_feeds, &g.trusted_private_feeds}) {
+    std::sort(list->begin(), list->end());
+    list->erase(std::unique(list->begin(), list->end()), list->end());
   }
   return g;
 }
@@ -1170,9 +1204,11 @@ Result<std::vector<std::string>> Node::Forks() {
   return out;
 }
 
-Status Node::TrustFeed(const feed::FeedId& f) {
+Status Node::TrustFeed(const feed::FeedId& f, bool private_feed) {
   HEARTH_ASSIGN_OR_RETURN(auto txn, impl_->store->Begin());
-  HEARTH_TRY(impl_->store->PutMeta("trust/" + ToHex(f), f));
+  Bytes value(f.begin(), f.end());
+  value.push_back(private_feed ? 1 : 0);
+  HEARTH_TRY(impl_->store->PutMeta("trust/" + ToHex(f), value));
   HEARTH_TRY(txn.Commit());
   return impl_->LoadRoster();
 }

@@ -139,6 +139,8 @@ struct StatusView {
 // Most records one received batch may hold (a batch is also bounded in bytes
 // by the transport).
 inline constexpr std::size_t kMaxRecordsPerBatch = 4096;
+// Most feeds an invite may ask the joiner to trust.
+inline constexpr std::size_t kMaxTrustedFeeds = 64;
 
 // One feed's place: how many records and the hash of the last one.
 struct FeedHead {
@@ -170,7 +172,11 @@ struct SpaceGrant {
   crypto::SymmetricKey space_key;
   // A device invite also carries the member: its id and member-private key.
   std::optional<std::pair<MemberId, crypto::SymmetricKey>> member;
-  feed::FeedId inviter_feed{};  // trusted until the roster names it
+  // The feeds the inviter accepts (every roster device's shared feed, plus
+  // this member's private feeds for a device invite): the joiner trusts them
+  // until its own copy of the roster names them.
+  std::vector<feed::FeedId> trusted_feeds;
+  std::vector<feed::FeedId> trusted_private_feeds;  // device invites only
 };
 
 // A device being added to the roster.
@@ -278,7 +284,7 @@ class Node {
   // Feeds a fork was seen on (hex feed ids with a short reason).
   Result<std::vector<std::string>> Forks();
   // Trusts `feed` before it appears in the roster (the inviter's feed, at join).
-  Status TrustFeed(const feed::FeedId& feed);
+  Status TrustFeed(const feed::FeedId& feed, bool private_feed);
   // A number that changes whenever another connection commits to the
   // database (SQLite's data_version): how `serve` notices CLI writes.
   Result<std::int64_t> DataVersion();
@@ -293,7 +299,7 @@ class Node {
   explicit Node(std::unique_ptr<Impl> impl);
   static Result<std::unique_ptr<Node>> Create(const std::filesystem::path& home, InitOptions options,
                                               keys::DeviceKeys keys, bool new_member,
-                                              std::optional<feed::FeedId> trusted, Clock& clock);
+                                              const SpaceGrant* grant, Clock& clock);
   static void AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& device);
   std::unique_ptr<Impl> impl_;
 };
