@@ -8,12 +8,16 @@
 #include <functional>
 #include <iostream>
 #include <map>
+#include <csignal>
+#include <fstream>
+#include <thread>
 #include <unistd.h>
 
 #include "cli/json_view.h"
 #include "cli/terminal.h"
 #include "core/base/dates.h"
 #include "core/node/node.h"
+#include "net/peer.h"
 
 namespace hearth::cli {
 
@@ -103,6 +107,50 @@ std::vector<std::string> SplitLines(const std::string& text) {
     start = end + 1;
   }
   return lines;
+}
+
+namespace asio = boost::asio;
+constexpr const char* kServeFile = "serve.pid";
+
+// "10m", "90s", "2h", "1d" or plain seconds.
+Result<std::chrono::seconds> ParseDuration(const std::string& text) {
+  std::size_t used = 0;
+  long long n = -1;
+  try {
+    n = std::stoll(text, &used);
+  } catch (...) {
+    n = -1;
+  }
+  const std::string unit = used < text.size() ? text.substr(used) : "s";
+  long long mult = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : -1;
+  if (n <= 0 || mult < 0 || n > 7 * 86400 / mult) {
+    return MakeError(Errc::kInvalidInput, "'" + text + "' is not a duration like 10m, 2h or 90s (at most 7d).");
+  }
+  return std::chrono::seconds(n * mult);
+}
+
+// `hearth serve` leaves "PID ADDRESS" here while it runs (no content).
+void WriteServeFile(const fs::path& home, const net::tcp::endpoint& at) {
+  std::ofstream(home / kServeFile) << ::getpid() << " " << net::FormatAddress(at) << "\n";
+}
+
+std::optional<net::tcp::endpoint> RunningServe(const fs::path& home) {
+  std::ifstream in(home / kServeFile);
+  long pid = 0;
+  std::string address;
+  if (!(in >> pid >> address) || pid <= 0 || ::kill(static_cast<pid_t>(pid), 0) != 0) return std::nullopt;
+  auto ep = net::ParseAddress(address);
+  if (!ep.ok()) return std::nullopt;
+  return *ep;
+}
+
+// The addresses an invite names for a listener at `at`.
+std::vector<net::Endpoint> EndpointsFor(const net::tcp::endpoint& at) {
+  if (!at.address().is_unspecified()) {
+    auto e = net::ParseEndpoint(net::FormatAddress(at));
+    if (e.ok()) return {*e};
+  }
+  return net::LocalEndpoints(at.port());
 }
 
 using Handler = std::function<Status(Session&)>;
@@ -472,6 +520,170 @@ int Run(int argc, char** argv) {
     std::cout << "All intact: " << r.records << " records in " << r.feeds << " feed(s), " << r.ops
               << " ops, " << r.items << " items.\n";
     return {};
+  };
+
+
+  // ---- invite ----
+  auto* invite = app.add_subcommand("invite", "Invite your partner or another of your devices");
+  std::string invite_kind;
+  std::string invite_ttl = "10m";
+  std::string invite_listen;
+  invite->add_option("kind", invite_kind, "partner or device")->required();
+  invite->add_option("--ttl", invite_ttl, "How long the code stays valid (e.g. 10m, 1h; default 10m)");
+  invite->add_option("--listen", invite_listen,
+                     "Where to answer the join when no 'hearth serve' runs (default 0.0.0.0:47475)");
+  handlers[invite] = [&](Session& s) -> Status {
+    if (invite_kind != "partner" && invite_kind != "device") {
+      return MakeError(Errc::kInvalidInput, "Invite a 'partner' or a 'device'.");
+    }
+    HEARTH_ASSIGN_OR_RETURN(auto ttl, ParseDuration(invite_ttl));
+    HEARTH_TRY(s.Open());
+    const fs::path home = HomeDir(s.globals);
+    // A running `hearth serve` answers the join; otherwise this process does.
+    if (auto running = RunningServe(home)) {
+      auto code = net::CreateInvite(*s.node, invite_kind == "device", ttl, EndpointsFor(*running));
+      if (!code.ok()) return code.error();
+      std::cout << net::EncodeInvite(*code) << std::endl;
+      return {};
+    }
+    HEARTH_ASSIGN_OR_RETURN(auto at, net::ParseAddress(invite_listen.empty() ? "0.0.0.0:47475" : invite_listen));
+    asio::io_context io;
+    net::Server server(*s.node, io);
+    HEARTH_TRY(server.Listen(at));
+    auto code = net::CreateInvite(*s.node, invite_kind == "device", ttl, EndpointsFor(server.local_endpoint()));
+    if (!code.ok()) return code.error();
+    const auto id = net::InviteId(*code);
+    std::cout << net::EncodeInvite(*code) << std::endl;
+    std::cerr << "Waiting for the join (the code expires in " << invite_ttl << "; Ctrl-C cancels)..." << std::endl;
+    Status result = MakeError(Errc::kRefused, "The invite expired before anyone joined.");
+    server.on_join = [&](const node::Node::InviteId& joined) {
+      if (joined != id) return;
+      result = Status();
+      server.Stop();
+    };
+    server.on_join_error = [&](const std::string& why) { std::cerr << "hearth: a join failed: " << why << std::endl; };
+    asio::steady_timer expiry(io, ttl);
+    expiry.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) server.Stop();
+    });
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+      if (!ec) {
+        result = MakeError(Errc::kRefused, "The invite was cancelled.");
+        server.Stop();
+      }
+    });
+    server.Start();
+    io.run();
+    if (result.ok()) std::cout << "Joined: the new device is in the space and in sync." << std::endl;
+    return result;
+  };
+
+  // ---- join ----
+  auto* join = app.add_subcommand("join", "Join a space with an invite code");
+  std::string join_code, join_name, join_device;
+  bool join_no_pass = false;
+  join->add_option("code", join_code, "The invite code")->required();
+  join->add_option("--name", join_name, "How your partner sees you (partner invites)");
+  join->add_option("--device-name", join_device, "A name for this device (default: host name)");
+  join->add_flag("--no-passphrase", join_no_pass, "Keep the keys without a passphrase (file mode 0600)");
+  handlers[join] = [&](Session& s) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(auto code, net::DecodeInvite(join_code));
+    if (code.kind == net::InviteKind::kPartner && join_name.empty()) {
+      return MakeError(Errc::kInvalidInput, "Joining as a partner needs --name: how your partner will see you.");
+    }
+    if (join_device.empty()) {
+      char host[256] = {};
+      join_device = ::gethostname(host, sizeof host - 1) == 0 && host[0] ? host : "this device";
+    }
+    net::JoinOptions opts{join_name, join_device, std::nullopt};
+    if (!join_no_pass) {
+      HEARTH_ASSIGN_OR_RETURN(crypto::SecretBytes p, GetNewPassphrase(s.globals.passphrase_file));
+      opts.passphrase = std::move(p);
+    }
+    const fs::path home = HomeDir(s.globals);
+    HEARTH_ASSIGN_OR_RETURN(auto n, net::Join(home, code, std::move(opts), *s.clock));
+    HEARTH_ASSIGN_OR_RETURN(auto st, n->GetStatus());
+    std::cout << "Joined the space in " << home.string() << " as " << st.me.name << ", on " << join_device
+              << ". Members:";
+    for (const auto& m : st.members) std::cout << " " << m.name;
+    std::cout << "." << std::endl;
+    return {};
+  };
+
+  // ---- serve ----
+  auto* serve = app.add_subcommand("serve", "Run this node: accept peers and sync live until stopped");
+  std::string serve_listen = "0.0.0.0:47475";
+  std::vector<std::string> serve_peers;
+  bool serve_no_discovery = false;
+  std::string serve_relay;
+  serve->add_option("--listen", serve_listen, "Address to listen on (default 0.0.0.0:47475)");
+  serve->add_option("--peer", serve_peers, "Also connect to this ADDR:PORT (repeatable)");
+  serve->add_option("--relay", serve_relay, "A relay to use (not available yet)");
+  serve->add_flag("--no-discovery", serve_no_discovery, "Do not announce or look for peers on the LAN");
+  handlers[serve] = [&](Session& s) -> Status {
+    if (!serve_relay.empty()) {
+      return MakeError(Errc::kInvalidInput, "Relays are not supported by this version of Hearth yet.");
+    }
+    HEARTH_ASSIGN_OR_RETURN(auto at, net::ParseAddress(serve_listen));
+    std::vector<net::tcp::endpoint> peers;
+    for (const auto& p : serve_peers) {
+      HEARTH_ASSIGN_OR_RETURN(auto ep, net::ParseAddress(p));
+      peers.push_back(ep);
+    }
+    HEARTH_TRY(s.Open());
+    asio::io_context io;
+    net::Server server(*s.node, io);
+    HEARTH_TRY(server.Listen(at));
+    for (const auto& p : peers) server.AddPeer(p);
+    const fs::path home = HomeDir(s.globals);
+    const auto local = server.local_endpoint();
+    WriteServeFile(home, local);
+    std::cout << "Listening on " << net::FormatAddress(local) << std::endl;
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+      if (!ec) server.Stop();
+    });
+    server.Start();
+    io.run();
+    std::error_code ignored;
+    fs::remove(home / kServeFile, ignored);
+    return {};
+  };
+
+  // ---- sync ----
+  auto* sync = app.add_subcommand("sync", "One round of sync with every reachable peer");
+  std::vector<std::string> sync_peers;
+  std::string sync_relay;
+  double sync_timeout = 30;
+  sync->add_option("--peer", sync_peers, "A peer's ADDR:PORT (repeatable; default: peers seen before)");
+  sync->add_option("--relay", sync_relay, "A relay to use (not available yet)");
+  sync->add_option("--timeout", sync_timeout, "Seconds to wait for each peer (default 30)");
+  handlers[sync] = [&](Session& s) -> Status {
+    if (!sync_relay.empty()) {
+      return MakeError(Errc::kInvalidInput, "Relays are not supported by this version of Hearth yet.");
+    }
+    if (!(sync_timeout > 0 && sync_timeout <= 86400)) {
+      return MakeError(Errc::kInvalidInput, "--timeout must be between 0 and 86400 seconds.");
+    }
+    HEARTH_TRY(s.Open());
+    std::vector<std::string> addresses = sync_peers;
+    if (addresses.empty()) {
+      HEARTH_ASSIGN_OR_RETURN(auto seen, s.node->Peers());
+      for (const auto& p : seen) addresses.push_back(p.address);
+      if (auto running = RunningServe(HomeDir(s.globals))) {
+        (void)running;  // this home's own serve is not a peer
+      }
+    }
+    if (addresses.empty()) {
+      return MakeError(Errc::kNetwork, "No peer to sync with: pass --peer ADDR:PORT.");
+    }
+    auto report = net::SyncRound(*s.node, addresses,
+                                 std::chrono::milliseconds(static_cast<std::int64_t>(sync_timeout * 1000)));
+    for (const auto& line : report.lines) std::cout << line << std::endl;
+    if (report.synced > 0) return {};
+    if (report.failure) return *report.failure;
+    return MakeError(Errc::kNetwork, "No peer could be reached.");
   };
 
   try {

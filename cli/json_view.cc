@@ -148,8 +148,18 @@ json StatusJson(const node::StatusView& s) {
         {{"id", d.id}, {"name", d.name}, {"member", d.member}, {"this_device", d.this_device}});
   }
   j["peers"] = json::array();
-  j["records"] = {{"this_device", s.records_here}, {"total", s.records_total},
-                  {"unsynced", s.records_here}};
+  std::uint64_t unsynced = s.peers.empty() ? s.records_here : ~0ULL;
+  for (const auto& p : s.peers) {
+    j["peers"].push_back({{"device", p.device},
+                          {"member", p.member},
+                          {"address", p.address},
+                          {"connected", p.connected},
+                          {"last_seen", FormatTimestamp(p.last_seen_ms)},
+                          {"unsynced", p.they_lack}});
+    unsynced = std::min(unsynced, p.they_lack);
+  }
+  j["forks"] = s.forks;
+  j["records"] = {{"this_device", s.records_here}, {"total", s.records_total}, {"unsynced", unsynced}};
   j["passphrase"] = s.passphrase;
   j["checkin"] = {{"period", s.checkin_period}, {"due", s.checkin_due}};
   j["commitments_due"] = json::array();
@@ -234,8 +244,22 @@ std::string StatusText(const node::StatusView& s) {
   for (const auto& d : s.devices) {
     o << "  " << d.name << " of " << d.member << (d.this_device ? " (this device)" : "") << "\n";
   }
-  o << "Peers: none seen yet. " << s.records_here
-    << " record(s) written here have not been shared with another device.\n";
+  if (s.peers.empty()) {
+    o << "Peers: none seen yet. " << s.records_here
+      << " record(s) written here have not been shared with another device.\n";
+  } else {
+    o << "Peers:\n";
+    for (const auto& p : s.peers) {
+      o << "  " << p.device << (p.member.empty() ? "" : " of " + p.member) << " at " << p.address << ": "
+        << (p.connected ? "connected" : "last seen " + FormatTimestamp(p.last_seen_ms)) << ", "
+        << (p.they_lack == 0 ? std::string("in sync") : std::to_string(p.they_lack) + " record(s) not yet sent")
+        << "\n";
+    }
+  }
+  for (const auto& f : s.forks) {
+    o << "Warning: device " << f << ": it has two different histories and was not merged. Run 'hearth verify' on "
+      << "that device.\n";
+  }
   o << "Keys: " << (s.passphrase ? "protected by your passphrase" : "stored without a passphrase")
     << ".\n";
   if (s.checkin_due) {

@@ -121,3 +121,12 @@ inline Error MakeError(Errc code, std::string message) { return Error{code, std:
   auto tmp = (expr);                                 \
   if (!tmp.ok()) return tmp.error();                 \
   lhs = std::move(tmp).value()
+
+// The same two, for coroutines (co_return instead of return).
+#define HEARTH_CO_TRY(expr)                       \
+  do {                                            \
+    auto hearth_try_result_ = (expr);             \
+    if (!hearth_try_result_.ok()) {               \
+      co_return hearth_try_result_.error();       \
+    }                                             \
+  } while (false)

@@ -533,10 +533,13 @@ Result<std::unique_ptr<Node>> Node::Init(const fs::path& home, InitOptions optio
   return Create(home, std::move(options), keys::GenerateForNewSpace(), true, nullptr, clock);
 }
 
+crypto::PublicKey Node::PrivateFeedOf(const crypto::SigningKey& device) {
+  return Impl::PrivateFeedKey(device).public_key();
+}
+
 Result<std::unique_ptr<Node>> Node::Join(const fs::path& home, InitOptions options, SpaceGrant grant,
-                                         Clock& clock) {
+                                         keys::DeviceKeys k, Clock& clock) {
   HEARTH_TRY(crypto::Init());
-  keys::DeviceKeys k = keys::GenerateForNewSpace();
   k.space_id = grant.space_id;
   k.space_key = std::move(grant.space_key);
   const bool own_device = grant.member.has_value();
@@ -983,7 +986,21 @@ Result<StatusView> Node::GetStatus() {
     s.devices.push_back(v);
   }
   HEARTH_ASSIGN_OR_RETURN(auto head, im.store->Head(im.feed_id()));
-  s.records_here = head ? head->seq : 0;
+  HEARTH_ASSIGN_OR_RETURN(auto private_head, im.store->Head(im.private_feed_id()));
+  s.records_here = (head ? head->seq : 0) + (private_head ? private_head->seq : 0);
+  HEARTH_ASSIGN_OR_RETURN(auto peers, Peers());
+  for (const auto& p : peers) {
+    PeerView v;
+    auto it = im.devices.find(p.device);
+    v.device = it == im.devices.end() ? "device " + IdToHex(p.device).substr(0, 8) : it->second.name;
+    v.member = it == im.devices.end() ? std::string() : im.MemberName(it->second.member);
+    v.address = p.address;
+    v.connected = p.connected;
+    v.last_seen_ms = p.last_seen_ms;
+    v.they_lack = p.they_lack;
+    s.peers.push_back(std::move(v));
+  }
+  HEARTH_ASSIGN_OR_RETURN(s.forks, Forks());
   HEARTH_ASSIGN_OR_RETURN(s.records_total, im.store->RecordCount());
   s.checkin_period = WeekPeriod(im.Today());
   HEARTH_ASSIGN_OR_RETURN(Item checkin, im.LoadItem(im.CheckinId(s.checkin_period)));
@@ -1297,6 +1314,87 @@ Result<ApplyOutcome> Node::ApplyRecords(const feed::FeedId& f, std::uint64_t fir
   HEARTH_TRY(txn.Commit());
   if (outcome.roster_changed) HEARTH_TRY(im.LoadRoster());
   return outcome;
+}
+
+
+// ---- invites and peer notes ----
+
+std::int64_t Node::NowMs() const { return impl_->clock->NowMs(); }
+
+Status Node::AddInvite(const InviteId& id, bool own_device, std::int64_t expires_ms, ByteView secret) {
+  if (secret.size() > crypto::kKeySize) return MakeError(Errc::kInternal, "An invite secret is too long.");
+  Impl& im = *impl_;
+  // kind(1) used(1) expires(8 LE) nonce(24) sealed(32 + 16); the secret is
+  // sealed under the item key so the database never holds it readable.
+  crypto::SecretBytes padded(crypto::kKeySize);
+  std::memcpy(padded.data(), secret.data(), secret.size());
+  Bytes value{static_cast<std::uint8_t>(own_device ? 2 : 1), 0};
+  PutU64Le(value, static_cast<std::uint64_t>(expires_ms));
+  const crypto::Nonce nonce = crypto::RandomNonce();
+  Append(value, nonce);
+  const std::string key = "invite/" + ToHex(id);
+  Append(value, crypto::Seal(im.item_key, nonce, padded.view(), AsBytes(key)));
+  HEARTH_ASSIGN_OR_RETURN(auto txn, im.store->Begin());
+  HEARTH_TRY(im.store->PutMeta(key, value));
+  return txn.Commit();
+}
+
+Result<std::optional<Node::Invite>> Node::GetInvite(const InviteId& id) {
+  Impl& im = *impl_;
+  const std::string key = "invite/" + ToHex(id);
+  HEARTH_ASSIGN_OR_RETURN(auto value, im.store->GetMeta(key));
+  if (!value) return std::optional<Invite>();
+  constexpr std::size_t kSize = 2 + 8 + crypto::kNonceSize + crypto::kKeySize + crypto::kTagSize;
+  if (value->size() != kSize || ((*value)[0] != 1 && (*value)[0] != 2)) {
+    return MakeError(Errc::kIntegrity, "A stored invite is damaged.");
+  }
+  crypto::Nonce nonce;
+  std::memcpy(nonce.data(), value->data() + 10, nonce.size());
+  auto secret = crypto::OpenSecret(im.item_key, nonce, ByteView(*value).subspan(10 + nonce.size()), AsBytes(key));
+  if (!secret) return MakeError(Errc::kIntegrity, "A stored invite is damaged.");
+  auto sym = crypto::SymmetricKey::FromBytes(secret->view());
+  Invite inv{(*value)[0] == 2, static_cast<std::int64_t>(GetU64Le(value->data() + 2)), (*value)[1] != 0,
+             std::move(*sym)};
+  return std::optional<Invite>(std::move(inv));
+}
+
+Status Node::MarkInviteUsed(const InviteId& id) {
+  Impl& im = *impl_;
+  const std::string key = "invite/" + ToHex(id);
+  HEARTH_ASSIGN_OR_RETURN(auto txn, im.store->Begin());
+  HEARTH_ASSIGN_OR_RETURN(auto value, im.store->GetMeta(key));
+  if (!value || value->size() < 2) return MakeError(Errc::kNotFound, "No such invite.");
+  (*value)[1] = 1;
+  HEARTH_TRY(im.store->PutMeta(key, *value));
+  return txn.Commit();
+}
+
+Status Node::NotePeer(const PeerNote& note) {
+  Impl& im = *impl_;
+  if (note.address.size() > 100) return MakeError(Errc::kInvalidInput, "A peer address is too long.");
+  Bytes value{static_cast<std::uint8_t>(note.connected ? 1 : 0)};
+  PutU64Le(value, static_cast<std::uint64_t>(note.last_seen_ms));
+  PutU64Le(value, note.they_lack);
+  Append(value, AsBytes(note.address));
+  HEARTH_ASSIGN_OR_RETURN(auto txn, im.store->Begin());
+  HEARTH_TRY(im.store->PutMeta("peer/" + IdToHex(note.device), value));
+  return txn.Commit();
+}
+
+Result<std::vector<Node::PeerNote>> Node::Peers() {
+  HEARTH_ASSIGN_OR_RETURN(auto rows, impl_->store->MetaWithPrefix("peer/"));
+  std::vector<PeerNote> out;
+  for (const auto& [key, value] : rows) {
+    if (value.size() < 17 || key.size() != 5 + 16) continue;
+    PeerNote n;
+    n.device = std::strtoull(key.c_str() + 5, nullptr, 16);
+    n.connected = value[0] != 0;
+    n.last_seen_ms = static_cast<std::int64_t>(GetU64Le(value.data() + 1));
+    n.they_lack = GetU64Le(value.data() + 9);
+    n.address = std::string(AsChars(ByteView(value).subspan(17)));
+    out.push_back(std::move(n));
+  }
+  return out;
 }
 
 }  // namespace hearth::node

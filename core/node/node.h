@@ -120,7 +120,18 @@ struct DeviceView {
   bool this_device = false;
 };
 
+struct PeerView {
+  std::string device;  // the device's name in the roster
+  std::string member;
+  std::string address;
+  bool connected = false;
+  std::int64_t last_seen_ms = 0;
+  std::uint64_t they_lack = 0;  // records held here that the peer had not received
+};
+
 struct StatusView {
+  std::vector<PeerView> peers;
+  std::vector<std::string> forks;  // "feed-prefix reason"
   std::string space_id;
   MemberView me;
   DeviceView device;
@@ -202,8 +213,13 @@ class Node {
   static Result<std::unique_ptr<Node>> Init(const std::filesystem::path& home, InitOptions options,
                                             Clock& clock);
   // Creates a home for a device joining an existing space (after pairing).
+  // `device` holds this device's keys, made before pairing (the inviter
+  // learns their public halves first); its space and, for an own-device
+  // grant, member fields are replaced by the grant's.
   static Result<std::unique_ptr<Node>> Join(const std::filesystem::path& home, InitOptions options,
-                                            SpaceGrant grant, Clock& clock);
+                                            SpaceGrant grant, keys::DeviceKeys device, Clock& clock);
+  // The public key of the private feed that belongs to `device`.
+  static crypto::PublicKey PrivateFeedOf(const crypto::SigningKey& device);
   // kNotFound when `home` holds no space.
   static Result<bool> NeedsPassphrase(const std::filesystem::path& home);
   static Result<std::unique_ptr<Node>> Open(const std::filesystem::path& home,
@@ -252,6 +268,19 @@ class Node {
   // This device as a NewDevice (what it tells an inviter when it joins).
   NewDevice Self() const;
 
+  // Pending invites, filed by a public id; the secret is sealed at rest.
+  struct Invite {
+    bool own_device = false;
+    std::int64_t expires_ms = 0;
+    bool used = false;
+    crypto::SymmetricKey secret;  // the code's secret (padded to 32 bytes)
+  };
+  using InviteId = std::array<std::uint8_t, 16>;
+  Status AddInvite(const InviteId& id, bool own_device, std::int64_t expires_ms, ByteView secret);
+  Result<std::optional<Invite>> GetInvite(const InviteId& id);
+  Status MarkInviteUsed(const InviteId& id);
+  std::int64_t NowMs() const;
+
   // -- sync --
   // This device's static X25519 key (its Noise identity).
   const crypto::DhKey& dh_key() const;
@@ -283,6 +312,17 @@ class Node {
   Status CheckPeerHead(const FeedHead& theirs);
   // Feeds a fork was seen on (hex feed ids with a short reason).
   Result<std::vector<std::string>> Forks();
+  // Peers seen by `serve` or `sync`, for `status` (kept in the database as
+  // device tags and addresses, never names).
+  struct PeerNote {
+    ItemId device = 0;
+    bool connected = false;
+    std::int64_t last_seen_ms = 0;
+    std::string address;
+    std::uint64_t they_lack = 0;  // records this device holds that the peer does not
+  };
+  Status NotePeer(const PeerNote& note);
+  Result<std::vector<PeerNote>> Peers();
   // Trusts `feed` before it appears in the roster (the inviter's feed, at join).
   Status TrustFeed(const feed::FeedId& feed, bool private_feed);
   // A number that changes whenever another connection commits to the

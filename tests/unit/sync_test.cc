@@ -125,7 +125,8 @@ class SyncTest : public ::testing::Test {
     Device d{root_ / std::to_string(devices_.size()), nullptr,
              partner ? static_cast<char>(inviter.member + 1) : inviter.member};
     auto grant = inviter.node->MakeGrant(!partner);
-    auto n = Node::Join(d.home, {partner ? name : "", name + "-phone", std::nullopt}, std::move(grant), clock_);
+    auto n = Node::Join(d.home, {partner ? name : "", name + "-phone", std::nullopt}, std::move(grant),
+                        keys::GenerateForNewSpace(), clock_);
     EXPECT_TRUE(n.ok()) << n.error().message;
     d.node = std::move(n).value();
     EXPECT_TRUE(inviter.node->AddDevice(d.node->Self(), partner ? std::optional<std::string>(name) : std::nullopt).ok());
@@ -295,7 +296,7 @@ void RunSimulation(std::uint64_t seed, const fs::path& root) {
     Device d{root / std::to_string(devs.size()), nullptr, partner ? 'B' : devs[inviter].member};
     auto grant = devs[inviter].node->MakeGrant(!partner);
     auto n = Node::Join(d.home, {partner ? "Alex" : "", "dev-" + std::to_string(devs.size()), std::nullopt},
-                        std::move(grant), clock);
+                        std::move(grant), keys::GenerateForNewSpace(), clock);
     ASSERT_TRUE(n.ok()) << n.error().message;
     d.node = std::move(n).value();
     ASSERT_TRUE(devs[inviter].node->AddDevice(d.node->Self(), partner ? std::optional<std::string>("Alex")

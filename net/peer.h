@@ -1,0 +1,108 @@
+// hearth::net peers — what `hearth serve`, `sync`, `invite` and `join` do on
+// the network, over the transport (net/transport.h) and the sans-IO cores
+// (sync session, Noise, pairing messages).
+//
+// Every connection starts with one byte saying what it is for: 'S' a sync
+// session (Noise XX, both statics must be roster devices), 'J' a join
+// (an invite id in clear, a status byte, then Noise XXpsk3 keyed by the code).
+// One io_context thread runs everything; the Node is only touched from it.
+#pragma once
+
+#include "net/transport.h"
+
+#include <filesystem>
+#include <functional>
+#include <list>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/node/node.h"
+#include "net/invite_code.h"
+#include "net/sync_session.h"
+
+namespace hearth::net {
+
+struct NetOptions {
+  std::chrono::milliseconds handshake_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{90'000};   // no message at all for this long: close
+  std::chrono::milliseconds ping_interval{30'000};  // an empty message keeps a quiet session open
+  std::chrono::milliseconds poll_interval{20};  // how often serve looks for local writes
+};
+
+inline constexpr std::uint16_t kDefaultPort = 47475;
+
+// "1.2.3.4:5", "[::1]:5" or "localhost:5".
+Result<tcp::endpoint> ParseAddress(std::string_view text);
+std::string FormatAddress(const tcp::endpoint& endpoint);
+
+// The result of `hearth sync`.
+struct RoundReport {
+  int reached = 0;  // handshakes completed
+  int synced = 0;   // sessions that completed
+  std::vector<std::string> lines;  // one per peer, for the user
+  std::optional<Error> failure;    // the most serious failure seen
+};
+
+// One round with each address: connect, handshake, sync until both sides are
+// caught up, close.
+RoundReport SyncRound(node::Node& node, const std::vector<std::string>& addresses,
+                      std::chrono::milliseconds timeout, const NetOptions& options = {});
+
+// A running node: accepts sync and join connections, dials configured peers
+// (and keeps redialing), pushes local writes to every open session.
+class Server {
+ public:
+  Server(node::Node& node, asio::io_context& io, NetOptions options = {});
+  ~Server();
+  Status Listen(const tcp::endpoint& at);
+  tcp::endpoint local_endpoint() const;
+  void AddPeer(const tcp::endpoint& peer);
+  // Runs until Stop().
+  void Start();
+  void Stop();
+  // Called after a join through this server completes (foreground invite).
+  std::function<void(const node::Node::InviteId&)> on_join;
+  // Called when a join fails after the handshake began (for messages).
+  std::function<void(const std::string&)> on_join_error;
+
+ private:
+  struct Conn;
+  awaitable<void> AcceptLoop();
+  awaitable<void> PollLoop();
+  awaitable<void> DialLoop(tcp::endpoint peer);
+  awaitable<void> HandleIncoming(tcp::socket socket);
+  awaitable<void> ServeJoin(tcp::socket socket);
+  awaitable<Status> RunConn(std::shared_ptr<Conn> conn);
+  awaitable<Status> Flush(Conn& conn);
+  void NoteAll();
+
+  node::Node& node_;
+  asio::io_context& io_;
+  NetOptions options_;
+  tcp::acceptor acceptor_;
+  std::list<std::shared_ptr<Conn>> conns_;
+  std::vector<tcp::endpoint> peers_;
+  bool stopping_ = false;
+  std::int64_t data_version_ = -1;
+  std::uint64_t polls_ = 0;
+};
+
+// `hearth invite`: files an invite and returns its code.
+Result<InviteCode> CreateInvite(node::Node& node, bool own_device, std::chrono::seconds ttl,
+                                std::vector<Endpoint> endpoints);
+
+// This machine's addresses worth putting in a code: non-loopback IPv4 first,
+// then loopback, each with `port`.
+std::vector<Endpoint> LocalEndpoints(std::uint16_t port);
+
+// `hearth join`: pairs with the inviter, creates the home, syncs once.
+struct JoinOptions {
+  std::string member_name;  // partners: how the other sees them
+  std::string device_name;
+  std::optional<crypto::SecretBytes> passphrase;
+};
+Result<std::unique_ptr<node::Node>> Join(const std::filesystem::path& home, const InviteCode& code,
+                                         JoinOptions options, Clock& clock, const NetOptions& net = {});
+
+}  // namespace hearth::net

@@ -1,0 +1,82 @@
+// hearth::net transport — Noise sessions over TCP with Boost.Asio coroutines.
+//
+// On the wire, every Noise message is one frame: a 2-byte big-endian length
+// and that many bytes (at most 65,535, Noise's limit). Application messages
+// (sync messages, pairing messages) are a stream inside the encrypted
+// transport: a 4-byte big-endian length and the message, cut into Noise
+// messages of at most 65,519 plaintext bytes. Every length is checked before
+// anything is allocated; docs/sync-protocol.md has the layout.
+//
+// Timeouts: the caller arms a Watchdog around anything that waits on the
+// peer; when it fires, the socket is closed and the pending read fails.
+#pragma once
+
+#include <utility>  // before Asio's coroutine headers (g++ 12)
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <memory>
+
+#include "core/base/bytes.h"
+#include "core/base/result.h"
+#include "net/noise.h"
+
+namespace hearth::net {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+
+inline constexpr std::size_t kMaxAppMessage = 4 * 1024 * 1024;
+
+// Closes `socket` unless Disarm() (or destruction) comes first.
+class Watchdog {
+ public:
+  Watchdog(tcp::socket& socket, std::chrono::milliseconds timeout);
+  ~Watchdog();
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+  // Starts the countdown again (activity seen).
+  void Rearm();
+  bool fired() const { return *fired_; }
+
+ private:
+  tcp::socket& socket_;
+  std::chrono::milliseconds timeout_;
+  asio::steady_timer timer_;
+  std::shared_ptr<bool> fired_ = std::make_shared<bool>(false);
+  void Start();
+};
+
+awaitable<Result<Bytes>> ReadFrame(tcp::socket& socket);
+awaitable<Status> WriteFrame(tcp::socket& socket, ByteView frame);
+
+// An established Noise transport over a socket.
+class SecureChannel {
+ public:
+  SecureChannel(tcp::socket socket, noise::Handshake::Transport transport, crypto::PublicKey remote_static)
+      : socket_(std::move(socket)), transport_(std::move(transport)), remote_(remote_static) {}
+
+  // The next application message. kNetwork when the connection ends,
+  // kIntegrity when a frame fails to decrypt, kInvalidInput on a bad length.
+  awaitable<Result<Bytes>> Receive();
+  awaitable<Status> Send(ByteView message);
+
+  tcp::socket& socket() { return socket_; }
+  const crypto::PublicKey& remote_static() const { return remote_; }
+
+ private:
+  tcp::socket socket_;
+  noise::Handshake::Transport transport_;
+  crypto::PublicKey remote_;
+  Bytes inbox_;  // decrypted bytes not yet consumed
+};
+
+// Runs a Noise handshake over `socket` (XX for sessions, XXpsk3 for pairing).
+// `payload` rides in our last handshake message (message 3 for the
+// initiator, message 2 for the responder); the peer's arrives in `received`.
+// kAuth when the peer fails the handshake, kNetwork when the connection fails.
+awaitable<Result<SecureChannel>> Handshake(tcp::socket socket, noise::HandshakeConfig config,
+                                           ByteView payload, Bytes* received);
+
+}  // namespace hearth::net
