@@ -103,9 +103,6 @@ Status SyncSession::OnHeads(const pb::Heads& heads) {
     HEARTH_TRY(node_.CheckPeerHead(h));
     auto& known = offered_[h.feed];
     if (h.length >= known.length) known = h;
-    // The peer holds at least this much: no need to announce less to it.
-    auto& told = announced_[h.feed];
-    told = std::max(told, std::min<std::uint64_t>(h.length, told));
   }
   heard_heads_ = true;
   HEARTH_TRY(RequestMissing());
@@ -144,9 +141,13 @@ Status SyncSession::OnWant(const pb::Want& want) {
       if (rec.signature) out->set_signature(AsString(*rec.signature));
     }
     stats_.records_sent += records.size();
-    // The peer will hold these once it applies them.
-    auto& told = announced_[f];
-    told = std::max<std::uint64_t>(told, 0);
+    // The peer holds what it asked after, and will hold this batch once it
+    // applies it (the channel is reliable; a lost connection starts over).
+    auto& theirs = offered_[f];
+    if (theirs.length < want.from_seq() - 1 + records.size()) {
+      theirs.feed = f;
+      theirs.length = want.from_seq() - 1 + records.size();
+    }
   }
   Send(m);
   return {};
