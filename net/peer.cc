@@ -30,12 +30,6 @@ crypto::SymmetricKey InvitePsk(ByteView secret) {
   return *crypto::SymmetricKey::FromBytes(d);
 }
 
-node::RosterDevice Unknown(const crypto::PublicKey& dh) {
-  node::RosterDevice d;
-  d.dh_key = dh;
-  return d;
-}
-
 awaitable<Status> WriteByte(tcp::socket& s, std::uint8_t b) {
   auto [ec, n] = co_await asio::async_write(s, asio::buffer(&b, 1), kTuple);
   if (ec) co_return MakeError(Errc::kNetwork, "The connection to the peer was lost.");
