@@ -174,7 +174,9 @@ RoundReport SyncRound(node::Node& node, const std::vector<std::string>& addresse
           ++report.synced;
           report.lines.push_back("Synced with " + peer.name + " at " + Describe(ep) + ": received " +
                                  std::to_string(session.stats().records_received) + ", sent " +
-                                 std::to_string(session.stats().records_sent) + " records.");
+                                 std::to_string(session.stats().records_sent) + " records (" +
+                                 std::to_string(ch.bytes_in()) + " bytes in, " + std::to_string(ch.bytes_out()) +
+                                 " bytes out after the handshake).");
         },
         asio::detached);
   }

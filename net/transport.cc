@@ -80,6 +80,7 @@ awaitable<Result<Bytes>> SecureChannel::Receive() {
     }
     auto frame = co_await ReadFrame(socket_);
     if (!frame.ok()) co_return frame.error();
+    bytes_in_ += frame->size() + 2;
     auto plain = transport_.receive.Decrypt({}, *frame);
     if (!plain.ok()) {
       co_return MakeError(Errc::kIntegrity, "The peer sent data that failed decryption; the connection was closed.");
@@ -105,6 +106,7 @@ awaitable<Status> SecureChannel::Send(ByteView message) {
   }
   auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(wire), kTuple);
   if (ec) co_return Closed();
+  bytes_out_ += wire.size();
   co_return Status{};
 }
 

@@ -64,8 +64,12 @@ class SecureChannel {
 
   tcp::socket& socket() { return socket_; }
   const crypto::PublicKey& remote_static() const { return remote_; }
+  // Bytes on the wire since the handshake (frames with their length prefixes).
+  std::uint64_t bytes_in() const { return bytes_in_; }
+  std::uint64_t bytes_out() const { return bytes_out_; }
 
  private:
+  std::uint64_t bytes_in_ = 0, bytes_out_ = 0;
   tcp::socket socket_;
   noise::Handshake::Transport transport_;
   crypto::PublicKey remote_;
