@@ -249,12 +249,30 @@ Result<std::optional<StoredRecord>> Store::GetRecord(const feed::FeedId& feed, s
 
 Status Store::ForEachRecord(const feed::FeedId& feed, std::uint64_t from_seq,
                             const std::function<Status(StoredRecord&&)>& fn) {
+  return ScanRecords(feed, from_seq, -1, fn);
+}
+
+Result<std::vector<StoredRecord>> Store::RecordRange(const feed::FeedId& feed, std::uint64_t from_seq,
+                                                     int limit) {
+  std::vector<StoredRecord> out;
+  HEARTH_TRY(ScanRecords(feed, from_seq, limit, [&](StoredRecord&& r) -> Status {
+    out.push_back(std::move(r));
+    return {};
+  }));
+  return out;
+}
+
+Status Store::ScanRecords(const feed::FeedId& feed, std::uint64_t from_seq, int limit,
+                          const std::function<Status(StoredRecord&&)>& fn) {
   return Guard([&]() -> Status {
-    Lease lease(*this, "SELECT seq, hash, body, signature FROM records WHERE feed = ? AND seq >= ? "
-                        "ORDER BY seq");
+    // LIMIT -1: no limit.
+    Lease lease(*this,
+                "SELECT seq, hash, body, signature FROM records WHERE feed = ? AND seq >= ? "
+                "ORDER BY seq LIMIT ?");
     SQLite::Statement& q = *lease.q;
     q.bind(1, feed.data(), static_cast<int>(feed.size()));
     q.bind(2, AsSigned(from_seq));
+    q.bind(3, limit);
     while (q.executeStep()) {
       StoredRecord r;
       r.seq = AsUnsigned(q.getColumn(0).getInt64());
@@ -265,30 +283,6 @@ Status Store::ForEachRecord(const feed::FeedId& feed, std::uint64_t from_seq,
       HEARTH_TRY(fn(std::move(r)));
     }
     return {};
-  });
-}
-
-Result<std::vector<StoredRecord>> Store::RecordRange(const feed::FeedId& feed, std::uint64_t from_seq,
-                                                     int limit) {
-  return Guard([&]() -> Result<std::vector<StoredRecord>> {
-    Lease lease(*this,
-                "SELECT seq, hash, body, signature FROM records WHERE feed = ? AND seq >= ? "
-                "ORDER BY seq LIMIT ?");
-    SQLite::Statement& q = *lease.q;
-    q.bind(1, feed.data(), static_cast<int>(feed.size()));
-    q.bind(2, AsSigned(from_seq));
-    q.bind(3, limit);
-    std::vector<StoredRecord> out;
-    while (q.executeStep()) {
-      StoredRecord r;
-      r.seq = AsUnsigned(q.getColumn(0).getInt64());
-      r.record.body = BlobBytes(q.getColumn(2));
-      if (!CopyBlob(q.getColumn(1), r.hash) || !ReadSignature(q.getColumn(3), r.record.signature)) {
-        return DamagedRow();
-      }
-      out.push_back(std::move(r));
-    }
-    return out;
   });
 }
 

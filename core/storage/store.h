@@ -115,6 +115,8 @@ class Store {
  private:
   explicit Store(std::unique_ptr<SQLite::Database> db);
   class Lease;
+  Status ScanRecords(const feed::FeedId& feed, std::uint64_t from_seq, int limit,
+                     const std::function<Status(StoredRecord&&)>& fn);
   // Statements are compiled once per connection and reused: preparing costs
   // more than most of the queries themselves.
   struct CachedStatement {
