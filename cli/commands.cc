@@ -112,6 +112,11 @@ std::vector<std::string> SplitLines(const std::string& text) {
 namespace asio = boost::asio;
 constexpr const char* kServeFile = "serve.pid";
 
+std::string DefaultDeviceName() {
+  char host[256] = {};
+  return ::gethostname(host, sizeof host - 1) == 0 && host[0] ? host : "this device";
+}
+
 // "10m", "90s", "2h", "1d" or plain seconds.
 Result<std::chrono::seconds> ParseDuration(const std::string& text) {
   std::size_t used = 0;
@@ -181,10 +186,7 @@ int Run(int argc, char** argv) {
   init->add_option("--device-name", init_device, "A name for this device (default: host name)");
   init->add_flag("--no-passphrase", no_pass, "Keep the keys without a passphrase (file mode 0600)");
   handlers[init] = [&](Session& s) -> Status {
-    if (init_device.empty()) {
-      char host[256] = {};
-      init_device = ::gethostname(host, sizeof host - 1) == 0 && host[0] ? host : "this device";
-    }
+    if (init_device.empty()) init_device = DefaultDeviceName();
     node::InitOptions opts{init_name, init_device, std::nullopt};
     if (!no_pass) {
       HEARTH_ASSIGN_OR_RETURN(crypto::SecretBytes p, GetNewPassphrase(s.globals.passphrase_file));
@@ -592,10 +594,7 @@ int Run(int argc, char** argv) {
     if (code.kind == net::InviteKind::kPartner && join_name.empty()) {
       return MakeError(Errc::kInvalidInput, "Joining as a partner needs --name: how your partner will see you.");
     }
-    if (join_device.empty()) {
-      char host[256] = {};
-      join_device = ::gethostname(host, sizeof host - 1) == 0 && host[0] ? host : "this device";
-    }
+    if (join_device.empty()) join_device = DefaultDeviceName();
     net::JoinOptions opts{join_name, join_device, std::nullopt};
     if (!join_no_pass) {
       HEARTH_ASSIGN_OR_RETURN(crypto::SecretBytes p, GetNewPassphrase(s.globals.passphrase_file));
@@ -671,9 +670,6 @@ int Run(int argc, char** argv) {
     if (addresses.empty()) {
       HEARTH_ASSIGN_OR_RETURN(auto seen, s.node->Peers());
       for (const auto& p : seen) addresses.push_back(p.address);
-      if (auto running = RunningServe(HomeDir(s.globals))) {
-        (void)running;  // this home's own serve is not a peer
-      }
     }
     if (addresses.empty()) {
       return MakeError(Errc::kNetwork, "No peer to sync with: pass --peer ADDR:PORT.");

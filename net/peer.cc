@@ -160,7 +160,6 @@ RoundReport SyncRound(node::Node& node, const std::vector<std::string>& addresse
           ++report.reached;
           auto& [ch, peer] = *hs;
           SyncSession session(node, peer);
-          asio::steady_timer overall(io, timeout);
           Watchdog limit(ch.socket(), timeout);
           Status s = co_await RunToCompletion(ch, session, options);
           const auto lacks = session.PeerLacks();

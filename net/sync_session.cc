@@ -35,7 +35,6 @@ void SyncSession::Send(const pb::SyncMessage& message) {
   std::string out;
   message.SerializeToString(&out);
   outbox_.emplace_back(out.begin(), out.end());
-  ++stats_.messages_out;
 }
 
 Status SyncSession::Start() {
@@ -74,7 +73,6 @@ Status SyncSession::Receive(ByteView message) {
   if (!m.ParseFromArray(message.data(), static_cast<int>(message.size()))) {
     return Broken("a message does not parse");
   }
-  ++stats_.messages_in;
   switch (m.body_case()) {
     case pb::SyncMessage::kHeads:
       return OnHeads(m.heads());

@@ -38,15 +38,13 @@ namespace hearth::net {
 
 // Bounds on what a peer may send (checked before use).
 inline constexpr std::size_t kBatchBytes = 256 * 1024;  // record bodies per batch, soft
-inline constexpr std::size_t kMaxSyncMessage = 4 * 1024 * 1024;
+inline constexpr std::size_t kMaxSyncMessage = 4 * 1024 * 1024;  // also the transport's bound
 inline constexpr std::size_t kMaxFeedsOffered = 1024;
 
 struct SyncStats {
   std::uint64_t records_received = 0;
   std::uint64_t records_sent = 0;
   std::uint64_t duplicates = 0;
-  std::uint64_t messages_in = 0;
-  std::uint64_t messages_out = 0;
 };
 
 class SyncSession {

@@ -20,6 +20,7 @@
 #include "core/base/bytes.h"
 #include "core/base/result.h"
 #include "net/noise.h"
+#include "net/sync_session.h"
 
 namespace hearth::net {
 
@@ -27,7 +28,8 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::ip::tcp;
 
-inline constexpr std::size_t kMaxAppMessage = 4 * 1024 * 1024;
+// The largest application message: a sync batch (net/sync_session.h).
+inline constexpr std::size_t kMaxAppMessage = kMaxSyncMessage;
 
 // Closes `socket` unless Disarm() (or destruction) comes first.
 class Watchdog {

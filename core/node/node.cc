@@ -117,14 +117,8 @@ struct Node::Impl {
   bool passphrase = false;
   // Roster cache: loaded at open, refreshed after a commit that touches it.
   std::map<MemberId, std::string> member_names;
-  struct DeviceInfo {
-    std::string name;
-    MemberId member = 0;
-    Bytes sign_key;
-    Bytes dh_key;
-    Bytes private_feed;
-  };
-  std::map<ItemId, DeviceInfo> devices;
+  // Devices whose item carries both keys (the others cannot sign or connect).
+  std::map<ItemId, RosterDevice> devices;
   // Feeds trusted before the roster names them (the inviter's, at join).
   std::set<feed::FeedId> trusted_feeds;
   std::set<feed::FeedId> trusted_private_feeds;  // a subset: private feeds of this member
@@ -261,8 +255,7 @@ struct Node::Impl {
     HEARTH_ASSIGN_OR_RETURN(storage::FeedHead head, CheckedOwnHead(own));
     const crypto::SymmetricKey& key =
         scope == feed::Scope::kPrivate ? private_record_key : shared_record_key;
-    std::map<ItemId, Item> touched;
-    bool roster_changed = false;
+    Touched touched;
     // Sign the last record, and often enough that no unsigned run is longer
     // than feed::kMaxUnsignedRun records or kMaxUnsignedBytes (signing is most
     // of the cost of a record).
@@ -287,23 +280,39 @@ struct Node::Impl {
       HEARTH_TRY(store->PutRecord(own, head.seq + 1, hash, rec));
       head.seq += 1;
       head.hash = hash;
-      for (const Op& op : ops) {
-        auto it = touched.find(op.item);
-        if (it == touched.end()) {
-          HEARTH_ASSIGN_OR_RETURN(Item loaded, LoadItem(op.item));
-          it = touched.emplace(op.item, std::move(loaded)).first;
-        }
-        model::Apply(it->second, op, stamp_tag);
-        roster_changed |= it->second.kind == Kind::kMember || it->second.kind == Kind::kDevice;
-      }
+      HEARTH_TRY(ApplyOps(touched, ops, stamp_tag));
     }
-    for (const auto& [id, item] : touched) HEARTH_TRY(store->PutItem(SealItem(item)));
+    HEARTH_TRY(SaveTouched(touched, hlc));
+    HEARTH_TRY(txn.Commit());
+    if (touched.roster_changed) return LoadRoster();
+    return {};
+  }
+
+  // Items changed by one transaction: each loaded once, changed by every op
+  // for it, sealed and stored once at the end (SaveTouched).
+  struct Touched {
+    std::map<ItemId, Item> items;
+    bool roster_changed = false;
+  };
+
+  Status ApplyOps(Touched& t, const std::vector<Op>& ops, std::uint64_t stamp_tag) {
+    for (const Op& op : ops) {
+      auto it = t.items.find(op.item);
+      if (it == t.items.end()) {
+        HEARTH_ASSIGN_OR_RETURN(Item loaded, LoadItem(op.item));
+        it = t.items.emplace(op.item, std::move(loaded)).first;
+      }
+      model::Apply(it->second, op, stamp_tag);
+      t.roster_changed |= it->second.kind == Kind::kMember || it->second.kind == Kind::kDevice;
+    }
+    return {};
+  }
+
+  Status SaveTouched(const Touched& t, const crdt::HybridClock& hlc) {
+    for (const auto& [id, item] : t.items) HEARTH_TRY(store->PutItem(SealItem(item)));
     Bytes clock_bytes;
     PutU64Le(clock_bytes, hlc.last());
-    HEARTH_TRY(store->PutMeta("hlc", clock_bytes));
-    HEARTH_TRY(txn.Commit());
-    if (roster_changed) return LoadRoster();
-    return {};
+    return store->PutMeta("hlc", clock_bytes);
   }
 
   Status CommitOne(std::vector<Op> ops, feed::Scope scope) {
@@ -328,17 +337,20 @@ struct Node::Impl {
       if (item->kind == Kind::kMember) {
         member_names[item->id] = item->Text(Field::kName);
       } else {
-        DeviceInfo d{item->Text(Field::kName),
-                     static_cast<MemberId>(item->Int(Field::kMember).value_or(0)), {}, {}, {}};
-        const auto bytes_of = [&](Field f) {
+        const auto key_of = [&](Field f) -> std::optional<crypto::PublicKey> {
           const auto* v = item->Get(f);
           const auto* b = v ? std::get_if<Bytes>(v) : nullptr;
-          return b && b->size() == crypto::kKeySize ? *b : Bytes();
+          if (b == nullptr || b->size() != crypto::kKeySize) return std::nullopt;
+          crypto::PublicKey k;
+          std::memcpy(k.data(), b->data(), k.size());
+          return k;
         };
-        d.sign_key = bytes_of(Field::kSignKey);
-        d.dh_key = bytes_of(Field::kDhKey);
-        d.private_feed = bytes_of(Field::kPrivateFeed);
-        devices[item->id] = std::move(d);
+        const auto sign = key_of(Field::kSignKey);
+        const auto dh = key_of(Field::kDhKey);
+        if (sign && dh) {
+          devices[item->id] = RosterDevice{item->id, static_cast<MemberId>(item->Int(Field::kMember).value_or(0)),
+                                           item->Text(Field::kName), *sign, *dh, key_of(Field::kPrivateFeed)};
+        }
       }
       return true;
     }));
@@ -359,29 +371,17 @@ struct Node::Impl {
   }
 
   // The roster device that owns `feed` (its shared or private feed).
-  const DeviceInfo* FeedOwner(const feed::FeedId& feed) const {
+  const RosterDevice* FeedOwner(const feed::FeedId& feed) const {
     for (const auto& [id, d] : devices) {
-      if (ByteView(d.sign_key).size() == feed.size() &&
-          std::equal(feed.begin(), feed.end(), d.sign_key.begin())) {
-        return &d;
-      }
-      if (d.private_feed.size() == feed.size() &&
-          std::equal(feed.begin(), feed.end(), d.private_feed.begin())) {
-        return &d;
-      }
+      if (d.sign_key == feed || d.private_feed == feed) return &d;
     }
     return nullptr;
   }
 
   bool IsPrivateFeed(const feed::FeedId& feed) const {
     if (feed == private_feed_id() || trusted_private_feeds.contains(feed)) return true;
-    for (const auto& [id, d] : devices) {
-      if (d.private_feed.size() == feed.size() &&
-          std::equal(feed.begin(), feed.end(), d.private_feed.begin())) {
-        return true;
-      }
-    }
-    return false;
+    const RosterDevice* owner = FeedOwner(feed);
+    return owner != nullptr && owner->private_feed == feed;
   }
 
   std::string MemberName(MemberId id) const {
@@ -611,7 +611,7 @@ Result<std::unique_ptr<Node>> Node::Create(const fs::path& home, InitOptions opt
   }
   NewDevice self{me, options.device_name, im.keys.sign.public_key(), im.keys.dh.public_key(),
                  im.private_feed_id()};
-  AppendDeviceOps(ops, self);
+  AppendDeviceOps(ops, self, me);
   if (Status s = im.CommitOne(std::move(ops), feed::Scope::kShared); !s.ok()) {
     node.reset();
     cleanup();
@@ -620,9 +620,9 @@ Result<std::unique_ptr<Node>> Node::Create(const fs::path& home, InitOptions opt
   return node;
 }
 
-void Node::AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& d) {
+void Node::AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& d, MemberId author) {
   const ItemId dev = feed::DeviceTag(d.sign_key);
-  ops.push_back({0, dev, model::CreateItem{Kind::kDevice, d.member, false}});
+  ops.push_back({0, dev, model::CreateItem{Kind::kDevice, author, false}});
   ops.push_back({0, dev, model::SetField{Field::kName, d.name}});
   ops.push_back({0, dev, model::SetField{Field::kMember, static_cast<std::int64_t>(d.member)}});
   ops.push_back({0, dev, model::SetField{Field::kSignKey, Bytes(d.sign_key.begin(), d.sign_key.end())}});
@@ -671,11 +671,7 @@ Status Node::AddDevice(const NewDevice& d, const std::optional<std::string>& new
     ops.push_back({0, d.member, model::SetField{Field::kName, *new_member_name}});
   }
   // The device item is authored by this member: it vouches for the device.
-  NewDevice vouched = d;
-  std::vector<Op> dev_ops;
-  AppendDeviceOps(dev_ops, vouched);
-  std::get<model::CreateItem>(dev_ops[0].body).author = member_id();
-  ops.insert(ops.end(), dev_ops.begin(), dev_ops.end());
+  AppendDeviceOps(ops, d, member_id());
   return impl_->CommitOne(std::move(ops), feed::Scope::kShared);
 }
 
@@ -1099,12 +1095,6 @@ Status Node::CommitBatches(std::vector<std::vector<model::Op>> batches, feed::Sc
 
 namespace {
 
-crypto::PublicKey KeyOf(const Bytes& b) {
-  crypto::PublicKey k{};
-  if (b.size() == k.size()) std::memcpy(k.data(), b.data(), k.size());
-  return k;
-}
-
 std::string FeedName(const feed::FeedId& f) { return ToHex(ByteView(f).subspan(0, 8)); }
 
 }  // namespace
@@ -1121,22 +1111,12 @@ NewDevice Node::Self() const {
 
 std::vector<RosterDevice> Node::Devices() const {
   std::vector<RosterDevice> out;
-  for (const auto& [id, d] : impl_->devices) {
-    if (d.sign_key.size() != crypto::kKeySize || d.dh_key.size() != crypto::kKeySize) continue;
-    RosterDevice r;
-    r.id = id;
-    r.member = d.member;
-    r.name = d.name;
-    r.sign_key = KeyOf(d.sign_key);
-    r.dh_key = KeyOf(d.dh_key);
-    if (d.private_feed.size() == crypto::kKeySize) r.private_feed = KeyOf(d.private_feed);
-    out.push_back(r);
-  }
+  for (const auto& [id, d] : impl_->devices) out.push_back(d);
   return out;
 }
 
 std::optional<RosterDevice> Node::DeviceByDhKey(const crypto::PublicKey& dh) const {
-  for (const RosterDevice& d : Devices()) {
+  for (const auto& [id, d] : impl_->devices) {
     if (d.dh_key == dh) return d;
   }
   return std::nullopt;
@@ -1145,7 +1125,7 @@ std::optional<RosterDevice> Node::DeviceByDhKey(const crypto::PublicKey& dh) con
 bool Node::Accepts(const feed::FeedId& f) const {
   const Impl& im = *impl_;
   if (f == im.feed_id() || f == im.private_feed_id() || im.trusted_feeds.contains(f)) return true;
-  const Impl::DeviceInfo* owner = im.FeedOwner(f);
+  const RosterDevice* owner = im.FeedOwner(f);
   if (owner == nullptr) return false;
   // Another member's private feed is never held here.
   return !im.IsPrivateFeed(f) || owner->member == im.keys.member_id;
@@ -1265,10 +1245,11 @@ Result<ApplyOutcome> Node::ApplyRecords(const feed::FeedId& f, std::uint64_t fir
   }
   if (i == records.size()) return outcome;
   const bool private_feed = im.IsPrivateFeed(f);
-  const Impl::DeviceInfo* owner = im.FeedOwner(f);
+  const RosterDevice* owner = im.FeedOwner(f);
   feed::FeedVerifier chain(f, head.seq + 1, head.hash);
   HEARTH_ASSIGN_OR_RETURN(crdt::HybridClock hlc, im.LoadClock());
-  std::map<ItemId, Item> touched;
+  Impl::Touched touched;
+  const std::uint64_t stamp_tag = feed::DeviceTag(f);
   for (; i < records.size(); ++i) {
     const feed::Record& rec = records[i];
     if (Status s = chain.Add(rec); !s.ok()) {
@@ -1285,7 +1266,6 @@ Result<ApplyOutcome> Node::ApplyRecords(const feed::FeedId& f, std::uint64_t fir
       return MakeError(Errc::kIntegrity, "A record from device " + FeedName(f) + " does not decrypt.");
     }
     HEARTH_ASSIGN_OR_RETURN(auto ops, codec::DecodeOpBatch(*plain));
-    const std::uint64_t stamp_tag = feed::DeviceTag(f);
     for (const Op& op : ops) {
       // A device writes only in its own member's name.
       if (const auto* c = std::get_if<model::CreateItem>(&op.body); c && owner && c->author != owner->member) {
@@ -1293,25 +1273,17 @@ Result<ApplyOutcome> Node::ApplyRecords(const feed::FeedId& f, std::uint64_t fir
                                                " claims another member's authorship; it was refused.");
       }
       hlc.Observe(op.hlc);
-      auto it = touched.find(op.item);
-      if (it == touched.end()) {
-        HEARTH_ASSIGN_OR_RETURN(Item loaded, im.LoadItem(op.item));
-        it = touched.emplace(op.item, std::move(loaded)).first;
-      }
-      model::Apply(it->second, op, stamp_tag);
-      outcome.roster_changed |= it->second.kind == Kind::kMember || it->second.kind == Kind::kDevice;
     }
+    HEARTH_TRY(im.ApplyOps(touched, ops, stamp_tag));
     HEARTH_TRY(im.store->PutRecord(f, h.seq, chain.prev(), rec));
     ++outcome.applied;
   }
   if (Status s = chain.Finish(); !s.ok()) {
     return MakeError(Errc::kIntegrity, "A batch from device " + FeedName(f) + " does not end on a signature.");
   }
-  for (const auto& [id, item] : touched) HEARTH_TRY(im.store->PutItem(im.SealItem(item)));
-  Bytes clock_bytes;
-  PutU64Le(clock_bytes, hlc.last());
-  HEARTH_TRY(im.store->PutMeta("hlc", clock_bytes));
+  HEARTH_TRY(im.SaveTouched(touched, hlc));
   HEARTH_TRY(txn.Commit());
+  outcome.roster_changed = touched.roster_changed;
   if (outcome.roster_changed) HEARTH_TRY(im.LoadRoster());
   return outcome;
 }

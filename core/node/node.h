@@ -340,7 +340,8 @@ class Node {
   static Result<std::unique_ptr<Node>> Create(const std::filesystem::path& home, InitOptions options,
                                               keys::DeviceKeys keys, bool new_member,
                                               const SpaceGrant* grant, Clock& clock);
-  static void AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& device);
+  // The ops of a device item; `author` is the member who vouches for it.
+  static void AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& device, MemberId author);
   std::unique_ptr<Impl> impl_;
 };
 

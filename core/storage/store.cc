@@ -199,7 +199,12 @@ Result<std::optional<FeedHead>> Store::Head(const feed::FeedId& feed) {
 
 Result<std::vector<feed::FeedId>> Store::Feeds() {
   return Guard([&]() -> Result<std::vector<feed::FeedId>> {
-    Lease lease(*this, "SELECT DISTINCT feed FROM records ORDER BY feed");
+    // One index seek per feed (a skip scan), not a walk over every record:
+    // sync asks for the feeds on every announcement, and history grows.
+    Lease lease(*this,
+                "WITH RECURSIVE f(feed) AS (SELECT min(feed) FROM records UNION ALL "
+                "SELECT (SELECT min(feed) FROM records WHERE feed > f.feed) FROM f WHERE f.feed IS NOT NULL) "
+                "SELECT feed FROM f WHERE feed IS NOT NULL");
     SQLite::Statement& q = *lease.q;
     std::vector<feed::FeedId> out;
     while (q.executeStep()) {

@@ -135,7 +135,6 @@ int main(int argc, char** argv) {
   WaitChild(serve_b.pid);
 
   // 3. Bytes for a 10-op difference: five entries of two ops each.
-  const std::int64_t head_before = Scalar(a, "SELECT count(*) FROM records");
   for (int i = 0; i < 5; ++i) Run({bin, "--home", a.string(), "write", "delta " + std::to_string(i)});
   const std::int64_t new_bytes = Scalar(a, "SELECT sum(length(body) + length(signature)) FROM records WHERE rowid > "
                                            "(SELECT max(rowid) FROM records) - 5");
@@ -146,7 +145,6 @@ int main(int argc, char** argv) {
   // and 64 bytes (e; e, s, tag; s, tag) with 2-byte lengths = 199 bytes.
   const long handshake = 199;
   const long wire = std::stol(m[1]) + std::stol(m[2]) + handshake;
-  (void)head_before;
   ::kill(serve_a.pid, SIGTERM);
   WaitChild(serve_a.pid);
 

@@ -146,12 +146,11 @@ TEST_F(NetTest, PartnerAndOwnDeviceJoinAndEverythingSyncs) {
   EXPECT_EQ(Hearth("sam2", {"verify"}).exit_code, 0);
 }
 
-TEST_F(NetTest, UsedExpiredMistypedAndUnknownCodesAreRefusedAndChangeNothing) {
+TEST_F(NetTest, UsedExpiredAndMistypedCodesAreRefusedAndChangeNothing) {
   Init("sam", "Sam");
   const std::string sam = Serve("sam");
   const std::string code = Invite("sam", "partner");
   ASSERT_EQ(Hearth("alex", {"join", code, "--name", "Alex", "--no-passphrase"}).exit_code, 0);
-  const std::string sam_before = Snapshot(Home("sam"));
   // Used.
   auto used = Hearth("mallory", {"join", code, "--name", "M", "--no-passphrase"});
   EXPECT_EQ(used.exit_code, 1);
@@ -176,7 +175,6 @@ TEST_F(NetTest, UsedExpiredMistypedAndUnknownCodesAreRefusedAndChangeNothing) {
   // so compare the roster, not the bytes).
   auto st = json::parse(Hearth("sam", {"status", "--json"}).out);
   EXPECT_EQ(st["devices"].size(), 2u);
-  (void)sam_before;
 }
 
 TEST_F(NetTest, AStrangersNodeIsRefusedWithExitFour) {

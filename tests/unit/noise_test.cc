@@ -17,7 +17,7 @@
 #include "core/crypto/crypto.h"
 
 #ifndef HEARTH_SHARED_DATA_DIR
-#define HEARTH_SHARED_DATA_DIR "/work/shared/data"
+#error "HEARTH_SHARED_DATA_DIR must name the folder holding noise-vectors/ (tests/CMakeLists.txt sets it)"
 #endif
 
 namespace hearth::net::noise {

@@ -261,12 +261,29 @@ TEST_F(SyncTest, AGarbageMessageEndsTheSessionAndChangesNothing) {
     (void)sb.Receive(junk);  // may parse as something harmless; must never crash
   }
   EXPECT_EQ(Fingerprint(*b.node, true), before);
-  // Records that were never asked for are a protocol error.
-  SyncSession fresh(*b.node, PeerAsSeenBy(*b.node, *a.node));
-  ASSERT_TRUE(fresh.Start().ok());
+  // Records that were never asked for are a protocol error: get a genuine
+  // batch from A by asking for it, then hand it to a session that did not ask.
+  ASSERT_TRUE(a.node->Appreciate("a record to send").ok());
+  SyncSession asking(*b.node, PeerAsSeenBy(*b.node, *a.node));
   SyncSession sa(*a.node, PeerAsSeenBy(*a.node, *b.node));
+  ASSERT_TRUE(asking.Start().ok());
   ASSERT_TRUE(sa.Start().ok());
-  ASSERT_TRUE(fresh.Receive(sa.outbox().front()).ok());  // heads
+  ASSERT_TRUE(asking.Receive(sa.outbox().front()).ok());  // A's heads: B now wants A's feed
+  sa.outbox().pop_front();
+  asking.outbox().pop_front();                            // B's own heads
+  ASSERT_FALSE(asking.outbox().empty());
+  ASSERT_TRUE(sa.Receive(asking.outbox().front()).ok());  // the want
+  ASSERT_FALSE(sa.outbox().empty());
+  const Bytes batch = sa.outbox().front();                // the records
+  SyncSession unasked(*b.node, PeerAsSeenBy(*b.node, *a.node));
+  ASSERT_TRUE(unasked.Start().ok());
+  Status s = unasked.Receive(batch);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().code, Errc::kInvalidInput);
+  EXPECT_EQ(Fingerprint(*b.node, true), before);
+  // The session that asked applies the same batch.
+  ASSERT_TRUE(asking.Receive(batch).ok());
+  EXPECT_NE(Fingerprint(*b.node, true).find("a record to send"), std::string::npos);
 }
 
 // ---- the deterministic simulation ----
