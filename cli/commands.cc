@@ -635,6 +635,15 @@ int Run(int argc, char** argv) {
     net::Server server(*s.node, io);
     HEARTH_TRY(server.Listen(at));
     for (const auto& p : peers) server.AddPeer(p);
+    if (!serve_no_discovery) {
+      net::DiscoveryOptions discovery;
+      if (const char* port = std::getenv("HEARTH_DISCOVERY_PORT")) {  // tests; docs/discovery.md
+        HEARTH_ASSIGN_OR_RETURN(auto ep, net::ParseAddress(std::string("0.0.0.0:") + port));
+        discovery.udp_port = ep.port();
+      }
+      // Without discovery the node still serves peers it is given.
+      if (Status d = server.EnableDiscovery(discovery); !d.ok()) std::cerr << "hearth: " << d.error().message << std::endl;
+    }
     const fs::path home = HomeDir(s.globals);
     const auto local = server.local_endpoint();
     WriteServeFile(home, local);
@@ -669,7 +678,9 @@ int Run(int argc, char** argv) {
     std::vector<std::string> addresses = sync_peers;
     if (addresses.empty()) {
       HEARTH_ASSIGN_OR_RETURN(auto seen, s.node->Peers());
-      for (const auto& p : seen) addresses.push_back(p.address);
+      for (const auto& p : seen) {
+        if (!p.address.empty()) addresses.push_back(p.address);
+      }
     }
     if (addresses.empty()) {
       return MakeError(Errc::kNetwork, "No peer to sync with: pass --peer ADDR:PORT.");

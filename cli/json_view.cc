@@ -250,7 +250,8 @@ std::string StatusText(const node::StatusView& s) {
   } else {
     o << "Peers:\n";
     for (const auto& p : s.peers) {
-      o << "  " << p.device << (p.member.empty() ? "" : " of " + p.member) << " at " << p.address << ": "
+      o << "  " << p.device << (p.member.empty() ? "" : " of " + p.member)
+        << (p.address.empty() ? std::string() : " at " + p.address) << ": "
         << (p.connected ? "connected" : "last seen " + FormatTimestamp(p.last_seen_ms)) << ", "
         << (p.they_lack == 0 ? std::string("in sync") : std::to_string(p.they_lack) + " record(s) not yet sent")
         << "\n";

@@ -7,7 +7,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <cstring>
+#include <deque>
 
+#include "net/beacon.h"
 #include "net/pairing.h"
 
 namespace hearth::net {
@@ -186,20 +188,39 @@ RoundReport SyncRound(node::Node& node, const std::vector<std::string>& addresse
 // ---- the server ----
 
 struct Server::Conn {
-  Conn(SecureChannel c, node::Node& n, node::RosterDevice p, std::string a)
-      : ch(std::move(c)), session(n, std::move(p)), address(std::move(a)) {}
+  Conn(SecureChannel c, node::Node& n, node::RosterDevice p, std::string a, bool i)
+      : ch(std::move(c)), session(n, std::move(p)), address(std::move(a)), initiator(i) {}
   SecureChannel ch;
   SyncSession session;
   std::string address;
+  bool initiator;           // this node dialed
   bool writing = false;
   bool closed = false;
+  bool superseded = false;  // closed because another session with the same device is kept
   std::optional<std::uint64_t> noted_lack;
+};
+
+using asio::ip::udp;
+
+struct Server::Discovery {
+  Discovery(asio::io_context& io, crypto::SymmetricKey k, DiscoveryOptions o)
+      : key(std::move(k)), options(o), v4(io), v6(io), send4(io), send6(io) {}
+  crypto::SymmetricKey key;
+  DiscoveryOptions options;
+  udp::socket v4, v6;        // receivers, bound to the beacon port
+  udp::socket send4, send6;  // senders, on an ephemeral port
+  bool announce_v4 = false, announce_v6 = false;
+  std::optional<asio::ip::address_v4> only_v4;  // listening on one IPv4 address only
+  std::vector<asio::ip::address_v4> out_v4;     // interfaces to send on
+  std::vector<unsigned> out_v6;
+  std::set<std::string> joined;                 // group memberships made
+  std::deque<Bytes> sent;                       // our recent beacons (they loop back)
+  std::deque<Bytes> heard;                      // beacons recently acted on
+  std::map<tcp::endpoint, std::chrono::steady_clock::time_point> last_dial;
 };
 
 Server::Server(node::Node& node, asio::io_context& io, NetOptions options)
     : node_(node), io_(io), options_(options), acceptor_(io) {}
-
-Server::~Server() = default;
 
 Status Server::Listen(const tcp::endpoint& at) {
   boost::system::error_code ec;
@@ -222,6 +243,11 @@ void Server::AddPeer(const tcp::endpoint& peer) { peers_.push_back(peer); }
 
 void Server::Start() {
   if (acceptor_.is_open()) asio::co_spawn(io_, AcceptLoop(), asio::detached);
+  if (discovery_) {
+    asio::co_spawn(io_, BeaconSendLoop(), asio::detached);
+    if (discovery_->v4.is_open()) asio::co_spawn(io_, BeaconReceiveLoop(discovery_->v4), asio::detached);
+    if (discovery_->v6.is_open()) asio::co_spawn(io_, BeaconReceiveLoop(discovery_->v6), asio::detached);
+  }
   asio::co_spawn(io_, PollLoop(), asio::detached);
   for (const auto& p : peers_) asio::co_spawn(io_, DialLoop(p), asio::detached);
 }
@@ -230,6 +256,12 @@ void Server::Stop() {
   stopping_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  if (discovery_) {
+    discovery_->v4.close(ec);
+    discovery_->v6.close(ec);
+    discovery_->send4.close(ec);
+    discovery_->send6.close(ec);
+  }
   for (auto& c : conns_) c->ch.socket().close(ec);
   io_.stop();
 }
@@ -246,11 +278,6 @@ awaitable<void> Server::AcceptLoop() {
 }
 
 awaitable<void> Server::HandleIncoming(tcp::socket socket) {
-  const std::string address = [&] {
-    boost::system::error_code ec;
-    auto ep = socket.remote_endpoint(ec);
-    return ec ? std::string("?") : Describe(ep);
-  }();
   std::uint8_t kind = 0;
   {
     Watchdog dog(socket, options_.handshake_timeout);
@@ -265,25 +292,50 @@ awaitable<void> Server::HandleIncoming(tcp::socket socket) {
   if (kind != kSyncConn) co_return;  // not Hearth: close
   auto hs = co_await SyncHandshake(node_, std::move(socket), false, options_);
   if (!hs.ok()) co_return;
-  auto conn = std::make_shared<Conn>(std::move(hs->first), node_, hs->second, address);
+  // Its source port is not where it listens: the note keeps the address it
+  // was last reached at instead.
+  auto conn = std::make_shared<Conn>(std::move(hs->first), node_, hs->second, std::string(), false);
   co_await RunConn(conn);
+}
+
+bool Server::ConnectedTo(node::ItemId device) const {
+  for (const auto& c : conns_) {
+    if (!c->closed && c->session.peer().id == device) return true;
+  }
+  return false;
+}
+
+bool Server::KnownConnected(const tcp::endpoint& peer) const {
+  const auto it = reached_.find(peer);
+  return it != reached_.end() && ConnectedTo(it->second);
+}
+
+awaitable<std::shared_ptr<Server::Conn>> Server::Dial(tcp::endpoint peer) {
+  auto sock = co_await Connect(io_.get_executor(), peer, options_.handshake_timeout);
+  if (!sock.ok() || stopping_ || !(co_await WriteByte(*sock, kSyncConn)).ok()) co_return nullptr;
+  auto hs = co_await SyncHandshake(node_, std::move(*sock), true, options_);
+  if (!hs.ok() || stopping_) co_return nullptr;
+  reached_[peer] = hs->second.id;
+  co_return std::make_shared<Conn>(std::move(hs->first), node_, hs->second, Describe(peer), true);
 }
 
 awaitable<void> Server::DialLoop(tcp::endpoint peer) {
   asio::steady_timer wait(io_);
   while (!stopping_) {
-    auto sock = co_await Connect(io_.get_executor(), peer, options_.handshake_timeout);
-    if (sock.ok() && (co_await WriteByte(*sock, kSyncConn)).ok()) {
-      auto hs = co_await SyncHandshake(node_, std::move(*sock), true, options_);
-      if (hs.ok()) {
-        auto conn = std::make_shared<Conn>(std::move(hs->first), node_, hs->second, Describe(peer));
-        co_await RunConn(conn);
-      }
+    if (!KnownConnected(peer)) {
+      if (auto conn = co_await Dial(peer)) co_await RunConn(conn);
     }
     if (stopping_) co_return;
     wait.expires_after(std::chrono::seconds(2));
     co_await wait.async_wait(kTuple);
   }
+}
+
+awaitable<void> Server::DialOnce(tcp::endpoint peer) {
+  dialing_.insert(peer);
+  auto conn = co_await Dial(peer);
+  dialing_.erase(peer);
+  if (conn) co_await RunConn(conn);
 }
 
 awaitable<Status> Server::Flush(Conn& c) {
@@ -301,6 +353,27 @@ awaitable<Status> Server::Flush(Conn& c) {
 }
 
 awaitable<Status> Server::RunConn(std::shared_ptr<Conn> conn) {
+  // Two devices that dial each other at once (both heard the other's beacon,
+  // or both were given the other with --peer) end up with two sessions. Both
+  // sides keep the one dialed by the device with the smaller static key and
+  // close the other, so they agree without a word exchanged.
+  const node::ItemId peer_id = conn->session.peer().id;
+  const auto& mine = node_.dh_key().public_key();
+  const auto& theirs = conn->session.peer().dh_key;
+  const bool i_am_smaller = std::lexicographical_compare(mine.begin(), mine.end(), theirs.begin(), theirs.end());
+  auto preferred = [&](const Conn& c) { return c.initiator == i_am_smaller; };
+  for (auto& other : conns_) {
+    if (other->closed || other->session.peer().id != peer_id) continue;
+    boost::system::error_code ec;
+    if (preferred(*conn) && !preferred(*other)) {
+      other->superseded = true;
+      other->closed = true;
+      other->ch.socket().close(ec);
+    } else {
+      conn->ch.socket().close(ec);
+      co_return MakeError(Errc::kNetwork, "Already in session with this device.");
+    }
+  }
   conns_.push_back(conn);
   (void)node_.NotePeer({conn->session.peer().id, true, node_.NowMs(), conn->address, 0});
   Status status;
@@ -350,9 +423,11 @@ awaitable<Status> Server::RunConn(std::shared_ptr<Conn> conn) {
     conn->closed = true;
     ping.cancel();
   }
-  const auto lacks = conn->session.PeerLacks();
-  (void)node_.NotePeer({conn->session.peer().id, false, node_.NowMs(), conn->address, lacks.ok() ? *lacks : 0});
   conns_.remove(conn);
+  if (!conn->superseded && !ConnectedTo(peer_id)) {
+    const auto lacks = conn->session.PeerLacks();
+    (void)node_.NotePeer({peer_id, false, node_.NowMs(), conn->address, lacks.ok() ? *lacks : 0});
+  }
   co_return status;
 }
 
@@ -384,6 +459,170 @@ void Server::NoteAll() {
     (void)node_.NotePeer({c->session.peer().id, true, node_.NowMs(), c->address, *lacks});
   }
 }
+
+// ---- LAN discovery (docs/discovery.md) ----
+
+
+namespace {
+
+constexpr std::size_t kMaxDiscoveryDials = 16;  // discovery dials in flight
+constexpr std::size_t kRememberBeacons = 32;
+
+bool Contains(const std::deque<Bytes>& list, ByteView b) {
+  for (const auto& x : list) {
+    if (x.size() == b.size() && std::equal(x.begin(), x.end(), b.begin())) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Status Server::EnableDiscovery(DiscoveryOptions options) {
+  auto d = std::make_unique<Discovery>(io_, node_.DiscoveryKey(), options);
+  const tcp::endpoint at = local_endpoint();
+  const auto listen = at.address();
+  if (listen.is_v4()) {
+    d->announce_v4 = true;
+    if (!listen.is_unspecified()) d->only_v4 = listen.to_v4();
+  } else if (listen.is_unspecified()) {  // [::] takes IPv4 too
+    d->announce_v4 = d->announce_v6 = true;
+  } else {
+    d->announce_v6 = true;
+  }
+  boost::system::error_code ec, first_error;
+  auto open = [&](udp::socket& s, udp::endpoint bind_to, bool v6only) {
+    ec.clear();
+    s.open(bind_to.protocol(), ec);
+    if (!ec && v6only) s.set_option(asio::ip::v6_only(true), ec);
+    // Several nodes on one machine share the port; each gets every datagram.
+    if (!ec) s.set_option(udp::socket::reuse_address(true), ec);
+    if (!ec) s.bind(bind_to, ec);
+    if (ec) {
+      if (!first_error) first_error = ec;
+      boost::system::error_code ignored;
+      s.close(ignored);
+    }
+  };
+  open(d->v4, udp::endpoint(asio::ip::address_v4::any(), options.udp_port), false);
+  open(d->v6, udp::endpoint(asio::ip::address_v6::any(), options.udp_port), true);
+  if (!d->v4.is_open() && !d->v6.is_open()) {
+    return MakeError(Errc::kNetwork, "LAN discovery could not use UDP port " + std::to_string(options.udp_port) +
+                                         ": " + first_error.message() + " (use --no-discovery).");
+  }
+  auto sender = [&](udp::socket& s, udp u) {
+    s.open(u, ec);
+    if (ec) return;
+    s.set_option(asio::ip::multicast::hops(1), ec);  // never past the first router
+    s.set_option(asio::ip::multicast::enable_loopback(true), ec);  // nodes on this machine hear it
+  };
+  if (d->announce_v4) sender(d->send4, udp::v4());
+  if (d->announce_v6) sender(d->send6, udp::v6());
+  discovery_ = std::move(d);
+  JoinGroups();
+  return {};
+}
+
+// Joins the beacon groups on every interface that is up, and lists the ones
+// to announce on. Run again from time to time: interfaces come and go.
+void Server::JoinGroups() {
+  Discovery& d = *discovery_;
+  d.out_v4.clear();
+  d.out_v6.clear();
+  const auto group4 = asio::ip::make_address_v4(kBeaconGroupV4);
+  const auto group6 = asio::ip::make_address_v6(kBeaconGroupV6);
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return;
+  for (ifaddrs* i = list; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || !(i->ifa_flags & IFF_UP)) continue;
+    const bool loopback = (i->ifa_flags & IFF_LOOPBACK) != 0;
+    boost::system::error_code ec;
+    if (i->ifa_addr->sa_family == AF_INET && ((i->ifa_flags & IFF_MULTICAST) || loopback)) {
+      asio::ip::address_v4::bytes_type b;
+      std::memcpy(b.data(), &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr, 4);
+      const asio::ip::address_v4 addr(b);
+      if (d.v4.is_open() && d.joined.insert("4/" + addr.to_string()).second) {
+        d.v4.set_option(asio::ip::multicast::join_group(group4, addr), ec);
+      }
+      if (d.announce_v4 && (!d.only_v4 || *d.only_v4 == addr) && d.out_v4.size() < 16) d.out_v4.push_back(addr);
+    } else if (i->ifa_addr->sa_family == AF_INET6 && (i->ifa_flags & IFF_MULTICAST)) {
+      const unsigned index = ::if_nametoindex(i->ifa_name);
+      if (index == 0) continue;
+      if (d.v6.is_open() && d.joined.insert("6/" + std::to_string(index)).second) {
+        d.v6.set_option(asio::ip::multicast::join_group(group6, index), ec);
+      }
+      if (d.announce_v6 && d.out_v6.size() < 16 &&
+          std::find(d.out_v6.begin(), d.out_v6.end(), index) == d.out_v6.end()) {
+        d.out_v6.push_back(index);
+      }
+    }
+  }
+  ::freeifaddrs(list);
+}
+
+awaitable<void> Server::BeaconSendLoop() {
+  Discovery& d = *discovery_;
+  asio::steady_timer t(io_);
+  const auto group4 = asio::ip::make_address_v4(kBeaconGroupV4);
+  const auto group6 = asio::ip::make_address_v6(kBeaconGroupV6);
+  for (std::uint64_t tick = 0; !stopping_; ++tick) {
+    if (tick > 0 && tick % 15 == 0) JoinGroups();
+    const Bytes beacon = MakeBeacon(d.key.view(), static_cast<std::uint64_t>(node_.NowMs() / 1000),
+                                    local_endpoint().port());
+    d.sent.push_back(beacon);
+    if (d.sent.size() > 8) d.sent.pop_front();
+    boost::system::error_code ec;
+    for (const auto& addr : d.out_v4) {
+      if (!d.send4.is_open()) break;
+      d.send4.set_option(asio::ip::multicast::outbound_interface(addr), ec);
+      if (!ec) co_await d.send4.async_send_to(asio::buffer(beacon), udp::endpoint(group4, d.options.udp_port), kTuple);
+    }
+    for (unsigned index : d.out_v6) {
+      if (!d.send6.is_open()) break;
+      d.send6.set_option(asio::ip::multicast::outbound_interface(index), ec);
+      auto to = group6;
+      to.scope_id(index);
+      if (!ec) co_await d.send6.async_send_to(asio::buffer(beacon), udp::endpoint(to, d.options.udp_port), kTuple);
+    }
+    t.expires_after(d.options.interval);
+    co_await t.async_wait(kTuple);
+  }
+}
+
+awaitable<void> Server::BeaconReceiveLoop(udp::socket& socket) {
+  // Larger than a beacon, so that a longer datagram is seen to be one.
+  std::array<std::uint8_t, kBeaconSize + 1> buffer{};
+  udp::endpoint from;
+  while (!stopping_ && socket.is_open()) {
+    auto [ec, n] = co_await socket.async_receive_from(asio::buffer(buffer), from, kTuple);
+    if (stopping_ || ec == asio::error::operation_aborted) co_return;
+    if (ec) continue;  // e.g. an ICMP error reported on the socket
+    OnBeacon(ByteView(buffer.data(), n), from);
+  }
+}
+
+void Server::OnBeacon(ByteView datagram, const udp::endpoint& from) {
+  Discovery& d = *discovery_;
+  if (datagram.size() != kBeaconSize || Contains(d.sent, datagram)) return;  // our own, looped back
+  const auto port = MatchBeacon(d.key.view(), datagram, static_cast<std::uint64_t>(node_.NowMs() / 1000));
+  if (!port || *port == 0) return;
+  // One beacon sent on several interfaces (or replayed) is acted on once.
+  if (Contains(d.heard, datagram)) return;
+  d.heard.emplace_back(datagram.begin(), datagram.end());
+  if (d.heard.size() > kRememberBeacons) d.heard.pop_front();
+  const tcp::endpoint peer(from.address(), *port);
+  if (dialing_.count(peer) || dialing_.size() >= kMaxDiscoveryDials || KnownConnected(peer)) return;
+  // At most one dial to an address per beacon interval.
+  const auto now = std::chrono::steady_clock::now();
+  auto [it, fresh] = d.last_dial.try_emplace(peer, now);
+  if (!fresh) {
+    if (now - it->second < d.options.interval) return;
+    it->second = now;
+  }
+  if (d.last_dial.size() > 1024) d.last_dial.clear();
+  asio::co_spawn(io_, DialOnce(peer), asio::detached);
+}
+
+Server::~Server() = default;
 
 // ---- pairing ----
 

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <functional>
 #include <list>
+#include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -31,6 +33,12 @@ struct NetOptions {
 };
 
 inline constexpr std::uint16_t kDefaultPort = 47475;
+
+// LAN discovery as `serve` runs it (docs/discovery.md).
+struct DiscoveryOptions {
+  std::uint16_t udp_port = 47474;  // kBeaconUdpPort; tests use another
+  std::chrono::milliseconds interval{2'000};
+};
 
 // "1.2.3.4:5", "[::1]:5" or "localhost:5".
 Result<tcp::endpoint> ParseAddress(std::string_view text);
@@ -58,6 +66,10 @@ class Server {
   Status Listen(const tcp::endpoint& at);
   tcp::endpoint local_endpoint() const;
   void AddPeer(const tcp::endpoint& peer);
+  // Announces this node on the LAN and connects to the devices of the space
+  // it hears (call after Listen, before Start). Fails only when no beacon
+  // socket could be opened at all.
+  Status EnableDiscovery(DiscoveryOptions options = {});
   // Runs until Stop().
   void Start();
   void Stop();
@@ -75,6 +87,14 @@ class Server {
   awaitable<void> ServeJoin(tcp::socket socket);
   awaitable<Status> RunConn(std::shared_ptr<Conn> conn);
   awaitable<Status> Flush(Conn& conn);
+  awaitable<std::shared_ptr<Conn>> Dial(tcp::endpoint peer);
+  awaitable<void> DialOnce(tcp::endpoint peer);
+  awaitable<void> BeaconSendLoop();
+  awaitable<void> BeaconReceiveLoop(asio::ip::udp::socket& socket);
+  void OnBeacon(ByteView datagram, const asio::ip::udp::endpoint& from);
+  void JoinGroups();
+  bool ConnectedTo(node::ItemId device) const;
+  bool KnownConnected(const tcp::endpoint& peer) const;
   void NoteAll();
 
   node::Node& node_;
@@ -83,6 +103,12 @@ class Server {
   tcp::acceptor acceptor_;
   std::list<std::shared_ptr<Conn>> conns_;
   std::vector<tcp::endpoint> peers_;
+  // Devices reached at an address by dialing it: a redial (from --peer or a
+  // beacon) is skipped while that device is connected anyway.
+  std::map<tcp::endpoint, node::ItemId> reached_;
+  std::set<tcp::endpoint> dialing_;
+  struct Discovery;
+  std::unique_ptr<Discovery> discovery_;
   bool stopping_ = false;
   std::int64_t data_version_ = -1;
   std::uint64_t polls_ = 0;

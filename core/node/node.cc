@@ -1101,6 +1101,8 @@ std::string FeedName(const feed::FeedId& f) { return ToHex(ByteView(f).subspan(0
 
 const crypto::DhKey& Node::dh_key() const { return impl_->keys.dh; }
 
+crypto::SymmetricKey Node::DiscoveryKey() const { return impl_->keys.space_key.Derive(1, "hdiscov1"); }
+
 NewDevice Node::Self() const {
   const Impl& im = *impl_;
   std::string name;
@@ -1344,12 +1346,18 @@ Status Node::MarkInviteUsed(const InviteId& id) {
 Status Node::NotePeer(const PeerNote& note) {
   Impl& im = *impl_;
   if (note.address.size() > 100) return MakeError(Errc::kInvalidInput, "A peer address is too long.");
+  const std::string key = "peer/" + IdToHex(note.device);
+  HEARTH_ASSIGN_OR_RETURN(auto txn, im.store->Begin());
+  std::string address = note.address;
+  if (address.empty()) {  // a peer that dialed in: keep the address it was last reached at
+    HEARTH_ASSIGN_OR_RETURN(auto old, im.store->GetMeta(key));
+    if (old && old->size() > 17) address = std::string(AsChars(ByteView(*old).subspan(17)));
+  }
   Bytes value{static_cast<std::uint8_t>(note.connected ? 1 : 0)};
   PutU64Le(value, static_cast<std::uint64_t>(note.last_seen_ms));
   PutU64Le(value, note.they_lack);
-  Append(value, AsBytes(note.address));
-  HEARTH_ASSIGN_OR_RETURN(auto txn, im.store->Begin());
-  HEARTH_TRY(im.store->PutMeta("peer/" + IdToHex(note.device), value));
+  Append(value, AsBytes(address));
+  HEARTH_TRY(im.store->PutMeta(key, value));
   return txn.Commit();
 }
 

@@ -284,6 +284,9 @@ class Node {
   // -- sync --
   // This device's static X25519 key (its Noise identity).
   const crypto::DhKey& dh_key() const;
+  // The key LAN beacons are tagged with (docs/discovery.md): derived from the
+  // space key, so every device of the space has it and nobody else does.
+  crypto::SymmetricKey DiscoveryKey() const;
   // The roster device whose X25519 key is `dh`, if any.
   std::optional<RosterDevice> DeviceByDhKey(const crypto::PublicKey& dh) const;
   std::vector<RosterDevice> Devices() const;
@@ -318,7 +321,7 @@ class Node {
     ItemId device = 0;
     bool connected = false;
     std::int64_t last_seen_ms = 0;
-    std::string address;
+    std::string address;  // where it was reached; empty (when it dialed in) keeps the last one
     std::uint64_t they_lack = 0;  // records this device holds that the peer does not
   };
   Status NotePeer(const PeerNote& note);

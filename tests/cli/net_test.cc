@@ -66,11 +66,15 @@ class NetTest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
   // Starts `hearth serve` on a free loopback port; returns its address.
-  std::string Serve(const std::string& home, std::vector<std::string> extra = {}) {
+  // Without `discover`, LAN discovery is off so that only the given peers meet.
+  std::string Serve(const std::string& home, std::vector<std::string> extra = {}, bool discover = false) {
     std::vector<std::string> args = {HEARTH_BIN, "--home", Home(home).string(), "serve", "--listen",
-                                     "127.0.0.1:0", "--no-discovery"};
+                                     "127.0.0.1:0"};
+    if (!discover) args.push_back("--no-discovery");
     args.insert(args.end(), extra.begin(), extra.end());
-    Child c = SpawnChild(args, {{"HEARTH_PASSPHRASE", "\x01unset"}});
+    // A beacon port of this test process's own, away from any real node's.
+    const std::string beacon_port = std::to_string(40000 + ::getpid() % 20000);
+    Child c = SpawnChild(args, {{"HEARTH_PASSPHRASE", "\x01unset"}, {"HEARTH_DISCOVERY_PORT", beacon_port}});
     children_.push_back(c);
     std::string out;
     const auto deadline = Clock::now() + std::chrono::seconds(10);
@@ -261,6 +265,29 @@ TEST_F(NetTest, LivePushFromACliWriteReachesTheOtherNode) {
   EXPECT_GE(WaitFor("sam", "pushed to Sam"), 0);
   auto st = json::parse(Hearth("sam", {"status", "--json"}).out);
   ASSERT_GE(st["peers"].size(), 1u);
+}
+
+TEST_F(NetTest, LanDiscoveryConnectsTheSpacesDevicesAndNoStranger) {
+  Init("sam", "Sam");
+  Serve("sam", {}, true);
+  const std::string code = Invite("sam", "partner");
+  ASSERT_EQ(Hearth("alex", {"join", code, "--name", "Alex", "--no-passphrase"}).exit_code, 0);
+  // No --peer anywhere: Alex's node finds Sam's by its beacons alone. A
+  // stranger's node beacons on the same port and is never connected.
+  Serve("alex", {}, true);
+  Init("kim", "Kim");
+  Serve("kim", {}, true);
+  ASSERT_EQ(Hearth("sam", {"write", "found by beacon"}).exit_code, 0);
+  EXPECT_GE(WaitFor("alex", "found by beacon", 10000), 0) << "Alex's node never connected to Sam's";
+  ASSERT_EQ(Hearth("alex", {"write", "and back"}).exit_code, 0);
+  EXPECT_GE(WaitFor("sam", "and back", 5000), 0);
+  for (const std::string home : {"sam", "alex"}) {
+    auto st = json::parse(Hearth(home, {"status", "--json"}).out);
+    ASSERT_EQ(st["peers"].size(), 1u) << home << ": " << st.dump();
+    EXPECT_EQ(st["peers"][0]["connected"], true) << home;
+  }
+  EXPECT_EQ(json::parse(Hearth("kim", {"status", "--json"}).out)["peers"].size(), 0u);
+  EXPECT_FALSE(Shows("kim", "found by beacon"));
 }
 
 }  // namespace
