@@ -286,6 +286,150 @@ TEST_F(SyncTest, AGarbageMessageEndsTheSessionAndChangesNothing) {
   EXPECT_NE(Fingerprint(*b.node, true).find("a record to send"), std::string::npos);
 }
 
+// ---- a fault at every step of a session ----
+
+enum class Fault { kCut, kDrop, kDuplicate, kFlipFirst, kFlipMiddle, kFlipLast, kTruncate, kGarbage };
+constexpr Fault kFaults[] = {Fault::kCut,      Fault::kDrop,       Fault::kDuplicate, Fault::kFlipFirst,
+                             Fault::kFlipMiddle, Fault::kFlipLast, Fault::kTruncate,  Fault::kGarbage};
+const char* FaultName(Fault f) {
+  switch (f) {
+    case Fault::kCut: return "cut";
+    case Fault::kDrop: return "drop";
+    case Fault::kDuplicate: return "duplicate";
+    case Fault::kFlipFirst: return "flip-first";
+    case Fault::kFlipMiddle: return "flip-middle";
+    case Fault::kFlipLast: return "flip-last";
+    case Fault::kTruncate: return "truncate";
+    case Fault::kGarbage: return "garbage";
+  }
+  return "?";
+}
+
+// Runs a session between `a` and `b`, delivering messages alternately, and
+// applies `fault` to the message with index `step` (counting every message
+// delivered in either direction). Returns how many messages a clean run
+// delivers (fault == nullopt), and stops at the first refused message, as a
+// connection would.
+struct FaultyRun {
+  int delivered = 0;
+  bool refused = false;
+  std::optional<Error> error;
+};
+FaultyRun RunWithFault(Node& a, Node& b, std::optional<Fault> fault, int step, std::mt19937_64& rng) {
+  FaultyRun run;
+  SyncSession sa(a, PeerAsSeenBy(a, b));
+  SyncSession sb(b, PeerAsSeenBy(b, a));
+  EXPECT_TRUE(sa.Start().ok());
+  EXPECT_TRUE(sb.Start().ok());
+  int index = 0;
+  for (int guard = 0; guard < 10000 && (sa.HasOutgoing() || sb.HasOutgoing()); ++guard) {
+    for (auto [from, to] : {std::pair{&sa, &sb}, std::pair{&sb, &sa}}) {
+      while (from->HasOutgoing()) {
+        Bytes m = std::move(from->outbox().front());
+        from->outbox().pop_front();
+        std::vector<Bytes> deliver{m};
+        if (fault && index == step) {
+          switch (*fault) {
+            case Fault::kCut: return run;  // the connection ends here
+            case Fault::kDrop: deliver.clear(); break;
+            case Fault::kDuplicate: deliver.push_back(m); break;
+            case Fault::kFlipFirst: if (!m.empty()) deliver[0].front() ^= 0x01; break;
+            case Fault::kFlipMiddle: if (!m.empty()) deliver[0][m.size() / 2] ^= 0x40; break;
+            case Fault::kFlipLast: if (!m.empty()) deliver[0].back() ^= 0x80; break;
+            case Fault::kTruncate: deliver[0].resize(m.size() / 2); break;
+            case Fault::kGarbage: for (auto& c : deliver[0]) c = static_cast<std::uint8_t>(rng()); break;
+          }
+        }
+        ++index;
+        for (const Bytes& d : deliver) {
+          ++run.delivered;
+          Status s = to->Receive(d);
+          if (!s.ok()) {
+            run.refused = true;
+            run.error = s.error();
+            return run;
+          }
+        }
+      }
+    }
+  }
+  return run;
+}
+
+TEST_F(SyncTest, AFaultAtEveryStepOfASessionIsRefusedOrHarmlessAndTheNextSessionConverges) {
+  // Sam has several batches' worth to send (entries of 30 KB), Alex a few
+  // records, so the session has heads, wants and records in both directions.
+  Device& a = First("Sam");
+  Device& b = Pair(a, true, "Alex");
+  for (int i = 0; i < 30; ++i) {
+    node::EntryDraft d;
+    d.text = "entry " + std::to_string(i) + " " + std::string(30'000, static_cast<char>('a' + i % 26));
+    d.is_private = i % 7 == 0;
+    ASSERT_TRUE(a.node->Write(d).ok());
+  }
+  ASSERT_TRUE(b.node->Appreciate("thank you").ok());
+  ASSERT_TRUE(b.node->SetAgreements("we talk before bed").ok());
+  const fs::path tmpl_a = a.home, tmpl_b = b.home;
+  a.node.reset();
+  b.node.reset();
+
+  auto open_copy = [&](const fs::path& from, const fs::path& to) {
+    fs::remove_all(to);
+    fs::copy(from, to, fs::copy_options::recursive);
+    auto n = Node::Open(to, std::nullopt, clock_);
+    EXPECT_TRUE(n.ok()) << n.error().message;
+    return std::move(n).value();
+  };
+  // The clean run, for its length and its end state.
+  std::mt19937_64 rng(99);
+  auto ca = open_copy(tmpl_a, root_ / "clean-a");
+  auto cb = open_copy(tmpl_b, root_ / "clean-b");
+  const FaultyRun clean = RunWithFault(*ca, *cb, std::nullopt, -1, rng);
+  ASSERT_FALSE(clean.refused);
+  ASSERT_GE(clean.delivered, 8) << "the scripted session is too short to be interesting";
+  const std::string want_shared = Fingerprint(*ca, false);
+  ASSERT_EQ(Fingerprint(*cb, false), want_shared);
+  const std::string want_a = Fingerprint(*ca, true), want_b = Fingerprint(*cb, true);
+  ca.reset();
+  cb.reset();
+
+  int refused = 0, cases = 0;
+  for (int step = 0; step < clean.delivered; ++step) {
+    for (Fault fault : kFaults) {
+      SCOPED_TRACE(std::string("fault ") + FaultName(fault) + " at message " + std::to_string(step));
+      auto na = open_copy(tmpl_a, root_ / "case-a");
+      auto nb = open_copy(tmpl_b, root_ / "case-b");
+      const FaultyRun run = RunWithFault(*na, *nb, fault, step, rng);
+      ++cases;
+      if (run.refused) {
+        ++refused;
+        // A refusal is the peer breaking the protocol or failing a check,
+        // never a local failure.
+        EXPECT_TRUE(run.error->code == Errc::kInvalidInput || run.error->code == Errc::kIntegrity)
+            << run.error->message;
+      }
+      // Whatever was applied is genuine and whole: both stores verify, and
+      // no fork is blamed on anyone.
+      for (Node* n : {na.get(), nb.get()}) {
+        auto v = n->Verify();
+        EXPECT_TRUE(v.ok()) << v.error().message;
+        EXPECT_TRUE(n->Forks()->empty());
+      }
+      // The next clean session (a reconnect) ends where the clean run did.
+      const FaultyRun again = RunWithFault(*na, *nb, std::nullopt, -1, rng);
+      EXPECT_FALSE(again.refused) << again.error->message;
+      EXPECT_EQ(Fingerprint(*na, true), want_a);
+      EXPECT_EQ(Fingerprint(*nb, true), want_b);
+      if (HasFailure()) return;
+    }
+  }
+  // Most corruptions are caught, not shrugged off (a flipped byte may land in
+  // a field whose change is harmless, e.g. a length the receiver re-reads).
+  EXPECT_GT(refused, cases / 3) << refused << " of " << cases << " faulty runs were refused";
+  RecordProperty("cases", cases);
+  RecordProperty("refused", refused);
+}
+
 // ---- the deterministic simulation ----
 
 struct Link {
