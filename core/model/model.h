@@ -59,8 +59,9 @@ enum class Field : std::uint32_t {
   kSignKey = 13, // bytes: a device's Ed25519 public key
   kPeriod = 14,  // text: the check-in's period, e.g. 2026-W47
   kPrivateFeed = 15,  // bytes: the Ed25519 key of a device's private feed
+  kVouch = 16,   // bytes: a device's membership, proven with its member's key (node.cc)
 };
-inline constexpr std::uint32_t kMaxField = 15;
+inline constexpr std::uint32_t kMaxField = 16;
 
 enum class Owner : std::int64_t { kAuthor = 0, kPartner = 1, kBoth = 2 };
 enum class Rhythm : std::int64_t { kDay = 0, kWeek = 1, kMonth = 2 };

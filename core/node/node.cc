@@ -337,19 +337,12 @@ struct Node::Impl {
       if (item->kind == Kind::kMember) {
         member_names[item->id] = item->Text(Field::kName);
       } else {
-        const auto key_of = [&](Field f) -> std::optional<crypto::PublicKey> {
-          const auto* v = item->Get(f);
-          const auto* b = v ? std::get_if<Bytes>(v) : nullptr;
-          if (b == nullptr || b->size() != crypto::kKeySize) return std::nullopt;
-          crypto::PublicKey k;
-          std::memcpy(k.data(), b->data(), k.size());
-          return k;
-        };
+        const auto key_of = [&](Field f) { return KeyField(*item, f); };
         const auto sign = key_of(Field::kSignKey);
         const auto dh = key_of(Field::kDhKey);
         if (sign && dh) {
-          devices[item->id] = RosterDevice{item->id, static_cast<MemberId>(item->Int(Field::kMember).value_or(0)),
-                                           item->Text(Field::kName), *sign, *dh, key_of(Field::kPrivateFeed)};
+          devices[item->id] = RosterDevice{item->id, ProvenMember(*item), item->Text(Field::kName), *sign, *dh,
+                                           key_of(Field::kPrivateFeed)};
         }
       }
       return true;
@@ -368,6 +361,45 @@ struct Node::Impl {
       if (value.back() == 1) trusted_private_feeds.insert(f);
     }
     return {};
+  }
+
+  // Proof that a device belongs to `member`: a keyed BLAKE2b-256 over its
+  // keys, under a key derived from the member key. Only the member's own
+  // devices hold that key, so a partner's device can claim a device for the
+  // other member but cannot prove it; the other member's devices then treat
+  // the claim as no member at all (no private feeds, no authorship).
+  Bytes Vouch(MemberId member, const crypto::PublicKey& sign, const crypto::PublicKey& dh,
+              const crypto::PublicKey& private_feed) const {
+    const crypto::SymmetricKey k = keys.member_key.Derive(1, "hvouch01");
+    Bytes id;
+    PutU64Le(id, member);
+    const crypto::Digest d = crypto::Hash({k.view(), AsBytes("hearth/vouch/v1"), id, sign, dh, private_feed});
+    return Bytes(d.begin(), d.end());
+  }
+
+  static std::optional<crypto::PublicKey> KeyField(const Item& item, Field f) {
+    const auto* v = item.Get(f);
+    const auto* b = v ? std::get_if<Bytes>(v) : nullptr;
+    if (b == nullptr || b->size() != crypto::kKeySize) return std::nullopt;
+    crypto::PublicKey k;
+    std::memcpy(k.data(), b->data(), k.size());
+    return k;
+  }
+
+  // The member a device item belongs to as far as this device can tell: its
+  // kMember, except that a claim on this device's own member counts only with
+  // a valid proof (0 otherwise). Claims on the partner cannot be checked here
+  // (the partner's key is not held) and are taken as written.
+  MemberId ProvenMember(const Item& item) const {
+    const auto member = static_cast<MemberId>(item.Int(Field::kMember).value_or(0));
+    if (member != keys.member_id) return member;
+    const auto sign = KeyField(item, Field::kSignKey);
+    const auto dh = KeyField(item, Field::kDhKey);
+    const auto private_feed = KeyField(item, Field::kPrivateFeed);
+    const auto* v = item.Get(Field::kVouch);
+    const auto* proof = v ? std::get_if<Bytes>(v) : nullptr;
+    if (!sign || !dh || !private_feed || proof == nullptr) return 0;
+    return crypto::SecureEqual(*proof, Vouch(member, *sign, *dh, *private_feed)) ? member : 0;
   }
 
   // The roster device that owns `feed` (its shared or private feed).
@@ -611,7 +643,7 @@ Result<std::unique_ptr<Node>> Node::Create(const fs::path& home, InitOptions opt
   }
   NewDevice self{me, options.device_name, im.keys.sign.public_key(), im.keys.dh.public_key(),
                  im.private_feed_id()};
-  AppendDeviceOps(ops, self, me);
+  AppendDeviceOps(ops, self, me, im.Vouch(me, self.sign_key, self.dh_key, self.private_feed));
   if (Status s = im.CommitOne(std::move(ops), feed::Scope::kShared); !s.ok()) {
     node.reset();
     cleanup();
@@ -620,7 +652,8 @@ Result<std::unique_ptr<Node>> Node::Create(const fs::path& home, InitOptions opt
   return node;
 }
 
-void Node::AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& d, MemberId author) {
+void Node::AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& d, MemberId author,
+                           const std::optional<Bytes>& vouch) {
   const ItemId dev = feed::DeviceTag(d.sign_key);
   ops.push_back({0, dev, model::CreateItem{Kind::kDevice, author, false}});
   ops.push_back({0, dev, model::SetField{Field::kName, d.name}});
@@ -629,6 +662,7 @@ void Node::AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& d, Memb
   ops.push_back({0, dev, model::SetField{Field::kDhKey, Bytes(d.dh_key.begin(), d.dh_key.end())}});
   ops.push_back(
       {0, dev, model::SetField{Field::kPrivateFeed, Bytes(d.private_feed.begin(), d.private_feed.end())}});
+  if (vouch) ops.push_back({0, dev, model::SetField{Field::kVouch, *vouch}});
 }
 
 SpaceGrant Node::MakeGrant(bool own_device) const {
@@ -670,8 +704,13 @@ Status Node::AddDevice(const NewDevice& d, const std::optional<std::string>& new
     ops.push_back({0, d.member, model::CreateItem{Kind::kMember, member_id(), false}});
     ops.push_back({0, d.member, model::SetField{Field::kName, *new_member_name}});
   }
-  // The device item is authored by this member: it vouches for the device.
-  AppendDeviceOps(ops, d, member_id());
+  // The device item is authored by this member. Only a device of this
+  // member's own can be proven one (with the member key); a partner's device
+  // is proven by the partner's own devices (docs/threat-model.md).
+  AppendDeviceOps(ops, d, member_id(),
+                  d.member == member_id()
+                      ? std::optional<Bytes>(impl_->Vouch(d.member, d.sign_key, d.dh_key, d.private_feed))
+                      : std::nullopt);
   return impl_->CommitOne(std::move(ops), feed::Scope::kShared);
 }
 
@@ -1251,6 +1290,7 @@ Result<ApplyOutcome> Node::ApplyRecords(const feed::FeedId& f, std::uint64_t fir
   feed::FeedVerifier chain(f, head.seq + 1, head.hash);
   HEARTH_ASSIGN_OR_RETURN(crdt::HybridClock hlc, im.LoadClock());
   Impl::Touched touched;
+  std::set<MemberId> authors;  // of the items the batch creates
   const std::uint64_t stamp_tag = feed::DeviceTag(f);
   for (; i < records.size(); ++i) {
     const feed::Record& rec = records[i];
@@ -1269,11 +1309,7 @@ Result<ApplyOutcome> Node::ApplyRecords(const feed::FeedId& f, std::uint64_t fir
     }
     HEARTH_ASSIGN_OR_RETURN(auto ops, codec::DecodeOpBatch(*plain));
     for (const Op& op : ops) {
-      // A device writes only in its own member's name.
-      if (const auto* c = std::get_if<model::CreateItem>(&op.body); c && owner && c->author != owner->member) {
-        return MakeError(Errc::kIntegrity, "A record from device " + FeedName(f) +
-                                               " claims another member's authorship; it was refused.");
-      }
+      if (const auto* c = std::get_if<model::CreateItem>(&op.body)) authors.insert(c->author);
       hlc.Observe(op.hlc);
     }
     HEARTH_TRY(im.ApplyOps(touched, ops, stamp_tag));
@@ -1282,6 +1318,24 @@ Result<ApplyOutcome> Node::ApplyRecords(const feed::FeedId& f, std::uint64_t fir
   }
   if (Status s = chain.Finish(); !s.ok()) {
     return MakeError(Errc::kIntegrity, "A batch from device " + FeedName(f) + " does not end on a signature.");
+  }
+  // A device writes only in its own member's name. Its membership is judged
+  // after the batch: a device's first record carries the proof of its own
+  // membership along with the first items it creates.
+  if (owner) {
+    MemberId member = owner->member;
+    if (member == 0) {
+      if (auto it = touched.items.find(owner->id); it != touched.items.end()) member = im.ProvenMember(it->second);
+    }
+    // A private feed handed over at pairing by a device of this member is
+    // this member's, even before its device's proof has arrived.
+    if (member == 0 && im.trusted_private_feeds.contains(f)) member = im.keys.member_id;
+    for (MemberId a : authors) {
+      if (a != member) {
+        return MakeError(Errc::kIntegrity, "A record from device " + FeedName(f) +
+                                               " claims another member's authorship; it was refused.");
+      }
+    }
   }
   HEARTH_TRY(im.SaveTouched(touched, hlc));
   HEARTH_TRY(txn.Commit());

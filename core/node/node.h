@@ -343,8 +343,10 @@ class Node {
   static Result<std::unique_ptr<Node>> Create(const std::filesystem::path& home, InitOptions options,
                                               keys::DeviceKeys keys, bool new_member,
                                               const SpaceGrant* grant, Clock& clock);
-  // The ops of a device item; `author` is the member who vouches for it.
-  static void AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& device, MemberId author);
+  // The ops of a device item; `author` is the member who adds it. `vouch`
+  // (when the author is the device's own member) proves the membership.
+  static void AppendDeviceOps(std::vector<model::Op>& ops, const NewDevice& device, MemberId author,
+                              const std::optional<Bytes>& vouch);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -67,9 +67,9 @@ class NetTest : public ::testing::Test {
   }
   // Starts `hearth serve` on a free loopback port; returns its address.
   // Without `discover`, LAN discovery is off so that only the given peers meet.
-  std::string Serve(const std::string& home, std::vector<std::string> extra = {}, bool discover = false) {
-    std::vector<std::string> args = {HEARTH_BIN, "--home", Home(home).string(), "serve", "--listen",
-                                     "127.0.0.1:0"};
+  std::string Serve(const std::string& home, std::vector<std::string> extra = {}, bool discover = false,
+                    const std::string& listen = "127.0.0.1:0") {
+    std::vector<std::string> args = {HEARTH_BIN, "--home", Home(home).string(), "serve", "--listen", listen};
     if (!discover) args.push_back("--no-discovery");
     args.insert(args.end(), extra.begin(), extra.end());
     // A beacon port of this test process's own, away from any real node's.
@@ -150,7 +150,7 @@ TEST_F(NetTest, PartnerAndOwnDeviceJoinAndEverythingSyncs) {
   EXPECT_EQ(Hearth("sam2", {"verify"}).exit_code, 0);
 }
 
-TEST_F(NetTest, UsedExpiredAndMistypedCodesAreRefusedAndChangeNothing) {
+TEST_F(NetTest, UsedExpiredMistypedAndUnknownCodesAreRefusedAndChangeNothing) {
   Init("sam", "Sam");
   const std::string sam = Serve("sam");
   const std::string code = Invite("sam", "partner");
@@ -174,6 +174,19 @@ TEST_F(NetTest, UsedExpiredAndMistypedCodesAreRefusedAndChangeNothing) {
   auto expired = Hearth("mallory", {"join", short_code, "--name", "M", "--no-passphrase"});
   EXPECT_EQ(expired.exit_code, 1);
   EXPECT_NE(expired.err.find("expired"), std::string::npos) << expired.err;
+  EXPECT_FALSE(fs::exists(Home("mallory")));
+  // Unknown: a well-formed code that Sam's node never filed (Kim's, whose
+  // node has gone; Sam's now listens at the address the code names).
+  Init("kim", "Kim");
+  const std::string kim = Serve("kim");
+  const std::string foreign = Invite("kim", "partner");
+  ::kill(children_.back().pid, SIGTERM);
+  WaitChild(children_.back().pid);
+  children_.pop_back();
+  ASSERT_FALSE(Serve("sam", {}, false, kim).empty());
+  auto unknown = Hearth("mallory", {"join", foreign, "--name", "M", "--no-passphrase"});
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("does not know this invite code"), std::string::npos) << unknown.err;
   EXPECT_FALSE(fs::exists(Home("mallory")));
   // Sam's roster did not change (invites filed meanwhile do change the file,
   // so compare the roster, not the bytes).

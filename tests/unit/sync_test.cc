@@ -180,6 +180,67 @@ TEST_F(SyncTest, OwnSecondDeviceGetsPrivateEntries) {
   EXPECT_NE(Fingerprint(*a2.node, true).find("private, for my own devices"), std::string::npos);
 }
 
+TEST_F(SyncTest, APartnersDeviceCannotPassOffADeviceAsTheOtherMembers) {
+  Device& a = First("Sam");
+  Device& b = Pair(a, true, "Alex");
+  Device& b2 = Pair(b, false, "Alex");
+  SyncPair(*b.node, *b2.node);
+  // Sam's device adds a device of its own making, claiming it is Alex's.
+  const auto forged_sign = crypto::SigningKey::Generate();
+  const auto forged_dh = crypto::DhKey::Generate();
+  const auto forged_private = crypto::SigningKey::Generate();
+  node::NewDevice forged{b.node->member_id(), "not really Alex's", forged_sign.public_key(),
+                         forged_dh.public_key(), forged_private.public_key()};
+  ASSERT_TRUE(a.node->AddDevice(forged, std::nullopt).ok());
+  SyncPair(*a.node, *b.node);
+  SyncPair(*b.node, *b2.node);
+  for (Node* alex : {b.node.get(), b2.node.get()}) {
+    auto seen = alex->DeviceByDhKey(forged_dh.public_key());
+    ASSERT_TRUE(seen.has_value()) << "the forged device should be in the roster, unproven";
+    EXPECT_EQ(seen->member, 0u) << "a device Alex's key never vouched for counts as Alex's";
+    // Alex's private feeds are neither offered nor sent to it...
+    EXPECT_FALSE(alex->MaySend(b.node->Self().private_feed, *seen));
+    EXPECT_FALSE(alex->MaySend(b2.node->Self().private_feed, *seen));
+    auto heads = alex->HeadsFor(*seen);
+    ASSERT_TRUE(heads.ok());
+    for (const auto& h : *heads) {
+      EXPECT_NE(h.feed, b.node->Self().private_feed);
+      EXPECT_NE(h.feed, b2.node->Self().private_feed);
+    }
+    // ...and its records are not Alex's private records.
+    EXPECT_FALSE(alex->Accepts(forged.private_feed));
+  }
+  // A whole node made by Sam's side, claiming to be Alex's device (it has the
+  // space key but not Alex's member key): its records in Alex's name are
+  // refused by Alex's devices, while Alex's own first records are accepted.
+  keys::DeviceKeys fake_keys = keys::GenerateForNewSpace();
+  fake_keys.member_id = b.node->member_id();
+  auto fake = Node::Join(root_ / "fake", {"Alex", "fake", std::nullopt}, a.node->MakeGrant(false),
+                         std::move(fake_keys), clock_);
+  ASSERT_TRUE(fake.ok()) << fake.error().message;
+  ASSERT_TRUE(a.node->AddDevice((*fake)->Self(), std::nullopt).ok());
+  ASSERT_TRUE((*fake)->Appreciate("written in Alex's name").ok());
+  SyncPair(*a.node, *b.node);
+  const auto fake_feed = (*fake)->Self().sign_key;
+  ASSERT_TRUE(b.node->Accepts(fake_feed));
+  auto fake_records = (*fake)->ReadRecords(fake_feed, 1, 1 << 20);
+  ASSERT_TRUE(fake_records.ok());
+  auto applied = b.node->ApplyRecords(fake_feed, 1, *fake_records);
+  ASSERT_FALSE(applied.ok());
+  EXPECT_EQ(applied.error().code, Errc::kIntegrity) << applied.error().message;
+  EXPECT_EQ(Fingerprint(*b.node, true).find("written in Alex's name"), std::string::npos);
+
+  // Alex's genuine devices prove each other and keep sharing private feeds.
+  auto sibling = b.node->DeviceByDhKey(b2.node->dh_key().public_key());
+  ASSERT_TRUE(sibling.has_value());
+  EXPECT_EQ(sibling->member, b.node->member_id());
+  EXPECT_TRUE(b.node->MaySend(b.node->Self().private_feed, *sibling));
+  // And Sam's devices still see Alex's first device as Alex's.
+  auto alex_seen_by_sam = a.node->DeviceByDhKey(b.node->dh_key().public_key());
+  ASSERT_TRUE(alex_seen_by_sam.has_value());
+  EXPECT_EQ(alex_seen_by_sam->member, b.node->member_id());
+}
+
 TEST_F(SyncTest, ForgedAndTamperedBatchesAreRefusedAndChangeNothing) {
   Device& a = First("Sam");
   Device& b = Pair(a, true, "Alex");
