@@ -21,33 +21,92 @@ static_assert(kHashSize == crypto::kBlake2b512Size);
 
 // ---- Patterns ---------------------------------------------------------------
 
-enum class Token { kE, kS, kEE, kES, kSE, kPsk };
+enum class Token { kE, kS, kEE, kES, kSE, kSS, kPsk };
 using MessagePattern = std::span<const Token>;
 
 constexpr Token kXXMessage1[] = {Token::kE};
 constexpr Token kXXMessage2[] = {Token::kE, Token::kEE, Token::kS, Token::kES};
 constexpr Token kXXMessage3[] = {Token::kS, Token::kSE};
 constexpr Token kXXpsk3Message3[] = {Token::kS, Token::kSE, Token::kPsk};
+constexpr Token kNKMessage1[] = {Token::kE, Token::kES};
+constexpr Token kNKMessage2[] = {Token::kE, Token::kEE};
+constexpr Token kIKMessage1[] = {Token::kE, Token::kES, Token::kS, Token::kSS};
+constexpr Token kKKMessage1[] = {Token::kE, Token::kES, Token::kSS};
+// IK's and KK's second message.
+constexpr Token kIKKKMessage2[] = {Token::kE, Token::kEE, Token::kSE};
 
-constexpr std::array<MessagePattern, 3> kXXMessages = {kXXMessage1, kXXMessage2, kXXMessage3};
-constexpr std::array<MessagePattern, 3> kXXpsk3Messages = {kXXMessage1, kXXMessage2,
-                                                           kXXpsk3Message3};
-// Both patterns have three messages: initiator, responder, initiator.
-constexpr std::size_t kMessageCount = 3;
+// Messages alternate initiator, responder, initiator: three in the XX
+// patterns, two where the responder's key is known in advance.
+constexpr MessagePattern kXXMessages[] = {kXXMessage1, kXXMessage2, kXXMessage3};
+constexpr MessagePattern kXXpsk3Messages[] = {kXXMessage1, kXXMessage2, kXXpsk3Message3};
+constexpr MessagePattern kNKMessages[] = {kNKMessage1, kNKMessage2};
+constexpr MessagePattern kIKMessages[] = {kIKMessage1, kIKKKMessage2};
+constexpr MessagePattern kKKMessages[] = {kKKMessage1, kIKKKMessage2};
 
-std::string_view ProtocolName(Pattern pattern) {
+struct PatternInfo {
+  std::string_view protocol_name;
+  std::span<const MessagePattern> messages;
+  // The pre-messages: whose static keys are known to the peer in advance.
+  bool initiator_static_known;  // "-> s"
+  bool responder_static_known;  // "<- s"
+  // Whether the initiator has a static key at all (not in NK).
+  bool initiator_has_static;
+  bool psk_mode;  // has a psk token, so "e" also calls MixKey
+};
+
+const PatternInfo& InfoOf(Pattern pattern) {
+  static constexpr PatternInfo kXX = {.protocol_name = "Noise_XX_25519_ChaChaPoly_BLAKE2b",
+                                      .messages = kXXMessages,
+                                      .initiator_static_known = false,
+                                      .responder_static_known = false,
+                                      .initiator_has_static = true,
+                                      .psk_mode = false};
+  static constexpr PatternInfo kXXpsk3 = {.protocol_name = "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b",
+                                          .messages = kXXpsk3Messages,
+                                          .initiator_static_known = false,
+                                          .responder_static_known = false,
+                                          .initiator_has_static = true,
+                                          .psk_mode = true};
+  static constexpr PatternInfo kNK = {.protocol_name = "Noise_NK_25519_ChaChaPoly_BLAKE2b",
+                                      .messages = kNKMessages,
+                                      .initiator_static_known = false,
+                                      .responder_static_known = true,
+                                      .initiator_has_static = false,
+                                      .psk_mode = false};
+  static constexpr PatternInfo kIK = {.protocol_name = "Noise_IK_25519_ChaChaPoly_BLAKE2b",
+                                      .messages = kIKMessages,
+                                      .initiator_static_known = false,
+                                      .responder_static_known = true,
+                                      .initiator_has_static = true,
+                                      .psk_mode = false};
+  static constexpr PatternInfo kKK = {.protocol_name = "Noise_KK_25519_ChaChaPoly_BLAKE2b",
+                                      .messages = kKKMessages,
+                                      .initiator_static_known = true,
+                                      .responder_static_known = true,
+                                      .initiator_has_static = true,
+                                      .psk_mode = false};
   switch (pattern) {
     case Pattern::kXX:
-      return "Noise_XX_25519_ChaChaPoly_BLAKE2b";
+      return kXX;
     case Pattern::kXXpsk3:
-      return "Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b";
+      return kXXpsk3;
+    case Pattern::kNK:
+      return kNK;
+    case Pattern::kIK:
+      return kIK;
+    case Pattern::kKK:
+      return kKK;
   }
-  return {};
+  return kXX;  // unreachable for a valid enum value
 }
 
+std::string_view ProtocolName(Pattern pattern) { return InfoOf(pattern).protocol_name; }
+
 MessagePattern MessageOf(Pattern pattern, std::size_t index) {
-  return pattern == Pattern::kXXpsk3 ? kXXpsk3Messages[index] : kXXMessages[index];
+  return InfoOf(pattern).messages[index];
 }
+
+std::size_t MessageCount(Pattern pattern) { return InfoOf(pattern).messages.size(); }
 
 // The size of a message following `tokens` with an empty payload. Sizes in
 // Noise depend only on the pattern and on whether a key is set, so a reader
@@ -66,6 +125,7 @@ std::size_t MinMessageSize(MessagePattern tokens, bool has_key, bool psk_mode) {
       case Token::kEE:
       case Token::kES:
       case Token::kSE:
+      case Token::kSS:
       case Token::kPsk:
         has_key = true;
         break;
@@ -271,13 +331,13 @@ Result<Bytes> CipherState::Decrypt(ByteView ad, ByteView ciphertext) {
 // ---- HandshakeState (spec section 5.3) --------------------------------------
 
 struct Handshake::State {
-  State(Pattern p, Role r, crypto::DhKey static_key)
+  State(Pattern p, Role r, std::optional<crypto::DhKey> static_key)
       : pattern(p), role(r), symmetric(ProtocolName(p)), s(std::move(static_key)) {}
 
   Pattern pattern;
   Role role;
   SymmetricState symmetric;
-  crypto::DhKey s;
+  std::optional<crypto::DhKey> s;  // nullopt only for NK's initiator
   std::optional<crypto::DhKey> e;
   std::optional<crypto::DhKey> fixed_ephemeral;
   std::optional<crypto::PublicKey> rs;
@@ -287,8 +347,8 @@ struct Handshake::State {
   bool failed = false;
   bool split_done = false;
 
-  bool PskMode() const { return pattern == Pattern::kXXpsk3; }
-  bool Finished() const { return next_message == kMessageCount; }
+  bool PskMode() const { return InfoOf(pattern).psk_mode; }
+  bool Finished() const { return next_message == MessageCount(pattern); }
   // The initiator writes the even-numbered messages.
   bool IsMyTurn() const {
     return !failed && !Finished() && (next_message % 2 == 0) == (role == Role::kInitiator);
@@ -305,33 +365,41 @@ struct Handshake::State {
     re.reset();
   }
 
-  // MixKey(DH(ours, theirs)) for one of "ee", "es", "se".
+  // MixKey(DH(ours, theirs)) for one of "ee", "es", "se", "ss".
   Status MixDh(Token token) {
     const bool initiator = role == Role::kInitiator;
+    const crypto::DhKey* my_e = e ? &*e : nullptr;
+    const crypto::DhKey* my_s = s ? &*s : nullptr;
     const crypto::DhKey* ours = nullptr;
     const std::optional<crypto::PublicKey>* theirs = nullptr;
     switch (token) {
       case Token::kEE:
-        ours = e ? &*e : nullptr;
+        ours = my_e;
         theirs = &re;
         break;
       case Token::kES:  // initiator's ephemeral with responder's static
-        ours = initiator ? (e ? &*e : nullptr) : &s;
+        ours = initiator ? my_e : my_s;
         theirs = initiator ? &rs : &re;
         break;
       case Token::kSE:  // initiator's static with responder's ephemeral
-        ours = initiator ? &s : (e ? &*e : nullptr);
+        ours = initiator ? my_s : my_e;
         theirs = initiator ? &re : &rs;
+        break;
+      case Token::kSS:
+        ours = my_s;
+        theirs = &rs;
         break;
       default:
         return MakeError(Errc::kInternal, "A Noise token is not a DH token.");
     }
-    // The patterns guarantee both keys exist by now; check anyway.
+    // The patterns and Start() guarantee both keys exist by now; check anyway.
     if (ours == nullptr || !theirs->has_value()) {
       return MakeError(Errc::kInternal, "A Noise DH token came before its keys.");
     }
+    // All zeros means a low-order key: sent by the peer, or pre-known (then
+    // the caller was given a bad key, which cannot authenticate anyone).
     std::optional<SecretBytes> shared = crypto::X25519(*ours, **theirs);
-    if (!shared) return PeerError("The peer sent a low-order key.");
+    if (!shared) return PeerError("The peer's key is a low-order point.");
     symmetric.MixKey(shared->view());
     return {};
   }
@@ -355,7 +423,8 @@ struct Handshake::State {
         return {};
       }
       case Token::kS: {
-        HEARTH_ASSIGN_OR_RETURN(Bytes sealed, symmetric.EncryptAndHash(s.public_key()));
+        if (!s) return MakeError(Errc::kInternal, "A Noise \"s\" token without a static key.");
+        HEARTH_ASSIGN_OR_RETURN(Bytes sealed, symmetric.EncryptAndHash(s->public_key()));
         Append(out, sealed);
         return {};
       }
@@ -431,26 +500,50 @@ Handshake& Handshake::operator=(Handshake&&) noexcept = default;
 Handshake::~Handshake() = default;
 
 Result<Handshake> Handshake::Start(HandshakeConfig config) {
-  if (config.static_key == nullptr) {
+  const PatternInfo& info = InfoOf(config.pattern);
+  const bool initiator = config.role == Role::kInitiator;
+  const bool has_static = initiator ? info.initiator_has_static : true;
+  if (has_static && config.static_key == nullptr) {
     return MakeError(Errc::kInvalidInput, "A Noise handshake needs this device's static key.");
   }
-  const bool psk_mode = config.pattern == Pattern::kXXpsk3;
-  if (psk_mode && !config.psk) {
+  if (info.psk_mode && !config.psk) {
     return MakeError(Errc::kInvalidInput, "The XXpsk3 handshake needs a pre-shared key.");
   }
-  if (!psk_mode && config.psk) {
-    return MakeError(Errc::kInvalidInput, "The XX handshake takes no pre-shared key.");
+  if (!info.psk_mode && config.psk) {
+    return MakeError(Errc::kInvalidInput, "This Noise handshake takes no pre-shared key.");
   }
-  std::optional<crypto::DhKey> static_copy = crypto::DhKey::FromSecret(config.static_key->secret());
-  if (!static_copy) {
-    return MakeError(Errc::kInvalidInput, "The static key is not a valid X25519 key.");
+  // The peer's key is known in advance exactly when the pattern has a
+  // pre-message for it; a key given otherwise would not be bound to the
+  // session, so a caller relying on it would be misled.
+  const bool remote_known = initiator ? info.responder_static_known : info.initiator_static_known;
+  if (remote_known && !config.remote_static) {
+    return MakeError(Errc::kInvalidInput, "This Noise handshake needs the peer's static key.");
+  }
+  if (!remote_known && config.remote_static) {
+    return MakeError(Errc::kInvalidInput,
+                     "This Noise handshake learns the peer's static key; it takes none in advance.");
+  }
+  std::optional<crypto::DhKey> static_copy;
+  if (has_static) {
+    static_copy = crypto::DhKey::FromSecret(config.static_key->secret());
+    if (!static_copy) {
+      return MakeError(Errc::kInvalidInput, "The static key is not a valid X25519 key.");
+    }
   }
 
-  auto state = std::make_unique<State>(config.pattern, config.role, std::move(*static_copy));
+  auto state = std::make_unique<State>(config.pattern, config.role, std::move(static_copy));
   state->psk = std::move(config.psk);
   state->fixed_ephemeral = std::move(config.fixed_ephemeral);
+  state->rs = config.remote_static;
   state->symmetric.MixHash(config.prologue);
-  // XX has no pre-message keys, so nothing else is hashed before message 1.
+  // The pre-message keys, initiator's first: each side hashes the same two
+  // keys, its own or the peer's depending on its role.
+  if (info.initiator_static_known) {
+    state->symmetric.MixHash(initiator ? ByteView(state->s->public_key()) : ByteView(*state->rs));
+  }
+  if (info.responder_static_known) {
+    state->symmetric.MixHash(initiator ? ByteView(*state->rs) : ByteView(state->s->public_key()));
+  }
   return Handshake(std::move(state));
 }
 

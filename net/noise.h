@@ -1,14 +1,35 @@
 // hearth::net::noise — the Noise handshake and transport ciphers, sans-IO.
 //
-// Implements two protocols of the Noise Protocol Framework, revision 34
+// Implements five protocols of the Noise Protocol Framework, revision 34
 // (https://noiseprotocol.org/noise.html):
 //
 //   Noise_XX_25519_ChaChaPoly_BLAKE2b       mutual authentication by static keys
 //   Noise_XXpsk3_25519_ChaChaPoly_BLAKE2b   the same, also bound to a pre-shared key
+//   Noise_NK_25519_ChaChaPoly_BLAKE2b       only the responder authenticated, by a
+//                                           key the initiator knows in advance
+//   Noise_IK_25519_ChaChaPoly_BLAKE2b       mutual; the initiator knows the
+//                                           responder's key and sends its own
+//   Noise_KK_25519_ChaChaPoly_BLAKE2b       mutual; both keys known in advance
 //
 //   XX:    -> e                  XXpsk3:  -> e
 //          <- e, ee, s, es                <- e, ee, s, es
 //          -> s, se                       -> s, se, psk
+//
+//   NK:    <- s                  IK:      <- s
+//          ...                            ...
+//          -> e, es                       -> e, es, s, ss
+//          <- e, ee                       <- e, ee, se
+//
+//   KK:    -> s
+//          <- s
+//          ...
+//          -> e, es, ss
+//          <- e, ee, se
+//
+// NK is meant for client-to-relay connections: the client knows the relay's
+// key (HandshakeConfig::remote_static) and reveals none of its own, so the
+// relay learns nothing about who connects. Keys before "..." are pre-message
+// keys: not sent, but hashed, so both sides must agree on them.
 //
 // Nothing here touches a socket, a clock or a thread: the caller moves bytes.
 // A Handshake turns payloads into handshake messages and back; once both
@@ -17,9 +38,11 @@
 // (length prefixes) is the caller's business.
 //
 // What a successful handshake proves: the peer holds the secret half of
-// RemoteStatic() (and, for XXpsk3, the same psk). Whether that static key
-// belongs to a known device is for the caller to decide (the roster check);
-// a payload read before that check is authenticated but not yet trusted.
+// RemoteStatic() (and, for XXpsk3, the same psk). In NK only the initiator
+// learns that (the responder's RemoteStatic() stays nullopt: the initiator is
+// anonymous). Whether that static key belongs to a known device is for the
+// caller to decide (the roster check); a payload read before that check is
+// authenticated but not yet trusted.
 //
 // Ownership: a Handshake copies the keys it is given; the caller need not
 // keep them alive. Threading: objects here are not thread-safe; give each to
@@ -82,13 +105,14 @@ class CipherState {
   std::uint64_t nonce_ = 0;
 };
 
-enum class Pattern { kXX, kXXpsk3 };
+enum class Pattern { kXX, kXXpsk3, kNK, kIK, kKK };
 enum class Role { kInitiator, kResponder };
 
 struct HandshakeConfig {
   Pattern pattern = Pattern::kXX;
   Role role = Role::kInitiator;
-  // Our static X25519 key pair (required). Copied by Start().
+  // Our static X25519 key pair. Required, except by NK's initiator, which
+  // has no static key (one given there is ignored). Copied by Start().
   const crypto::DhKey* static_key = nullptr;
   // Required for kXXpsk3, refused for kXX.
   std::optional<crypto::SymmetricKey> psk;
@@ -98,10 +122,17 @@ struct HandshakeConfig {
   // Tests only (published vectors): the ephemeral key to use instead of a
   // fresh random one. Reusing an ephemeral key breaks forward secrecy.
   std::optional<crypto::DhKey> fixed_ephemeral;
+  // The peer's static public key, known in advance (a pre-message key).
+  // Required by NK's and IK's initiator and by both sides of KK; refused
+  // everywhere else, since the pattern would not bind it. Last, with an
+  // explicit initializer, so that existing positional initializers of this
+  // struct keep their meaning (and draw no missing-initializer warning).
+  std::optional<crypto::PublicKey> remote_static = std::nullopt;
 };
 
 // One side of a handshake. Messages alternate, starting with the initiator:
-// call WriteMessage when IsMyTurn(), ReadMessage otherwise, until Finished().
+// call WriteMessage when IsMyTurn(), ReadMessage otherwise, until Finished()
+// (after three messages for XX and XXpsk3, two for NK, IK and KK).
 //
 // Any failure caused by the peer's bytes (bad tag, low-order key, wrong size,
 // wrong psk or prologue) is a kAuth error and kills the handshake: its
@@ -128,13 +159,17 @@ class Handshake {
   bool Failed() const;
 
   // Returns the next handshake message, carrying `payload` (encrypted once a
-  // key is set: in XX the first message's payload is sent in clear).
+  // key is set: in XX the first message's payload is sent in clear). In NK,
+  // IK and KK the first payload is encrypted, but to the responder's static
+  // key only: it has no forward secrecy and can be replayed to the responder.
   [[nodiscard]] Result<Bytes> WriteMessage(ByteView payload);
   // Consumes the peer's next handshake message and returns its payload.
   [[nodiscard]] Result<Bytes> ReadMessage(ByteView message);
 
-  // The peer's static public key, once a message carrying it was read
-  // successfully; nullopt before that or after a failure.
+  // The peer's static public key: from Start() when it was known in advance
+  // (NK's and IK's initiator, KK), else once a message carrying it was read
+  // successfully; nullopt before that, after a failure, and always for NK's
+  // responder.
   std::optional<crypto::PublicKey> RemoteStatic() const;
   // The handshake hash h (kHashSize bytes). Once finished, both sides hold the
   // same value, which can serve as a channel binding.

@@ -14,6 +14,8 @@
 
 namespace hearth::net {
 
+static_assert(kMaxSyncMessage <= kMaxAppMessage, "a sync batch must fit in one transport message");
+
 namespace {
 
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
@@ -59,11 +61,10 @@ awaitable<Result<tcp::socket>> Connect(asio::any_io_executor ex, tcp::endpoint e
 awaitable<Result<std::pair<SecureChannel, node::RosterDevice>>> SyncHandshake(node::Node& node, tcp::socket s,
                                                                                bool initiator,
                                                                                const NetOptions& opt) {
-  Watchdog dog(s, opt.handshake_timeout);
   noise::HandshakeConfig cfg{noise::Pattern::kXX, initiator ? noise::Role::kInitiator : noise::Role::kResponder,
                              &node.dh_key(), std::nullopt, Bytes(kSyncPrologue.begin(), kSyncPrologue.end()),
                              std::nullopt};
-  auto ch = co_await Handshake(std::move(s), std::move(cfg), {}, nullptr);
+  auto ch = co_await Handshake(std::move(s), std::move(cfg), {}, nullptr, opt.handshake_timeout);
   if (!ch.ok()) co_return ch.error();
   auto peer = node.DeviceByDhKey(ch->remote_static());
   if (!peer) {
@@ -73,32 +74,6 @@ awaitable<Result<std::pair<SecureChannel, node::RosterDevice>>> SyncHandshake(no
 }
 
 }  // namespace
-
-std::string FormatAddress(const tcp::endpoint& endpoint) { return Describe(endpoint); }
-
-Result<tcp::endpoint> ParseAddress(std::string_view text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon + 1 >= text.size()) {
-    return MakeError(Errc::kInvalidInput, "'" + std::string(text) + "' is not ADDRESS:PORT.");
-  }
-  std::string host(text.substr(0, colon));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host == "localhost") host = "127.0.0.1";
-  unsigned long port = 0;
-  try {
-    std::size_t used = 0;
-    port = std::stoul(std::string(text.substr(colon + 1)), &used);
-    if (used != text.size() - colon - 1) port = 70000;
-  } catch (...) {
-    port = 70000;
-  }
-  boost::system::error_code ec;
-  const auto addr = asio::ip::make_address(host, ec);
-  if (ec || port > 65535) {
-    return MakeError(Errc::kInvalidInput, "'" + std::string(text) + "' is not ADDRESS:PORT.");
-  }
-  return tcp::endpoint(addr, static_cast<std::uint16_t>(port));
-}
 
 // ---- one round (hearth sync) ----
 
@@ -685,7 +660,7 @@ awaitable<void> Server::ServeJoin(tcp::socket socket) {
                              InvitePsk((*invite)->secret.view().subspan(0, kInviteSecretSize)), prologue,
                              std::nullopt};
   Bytes request_bytes;
-  auto ch = co_await Handshake(std::move(socket), std::move(cfg), {}, &request_bytes);
+  auto ch = co_await Handshake(std::move(socket), std::move(cfg), {}, &request_bytes, options_.handshake_timeout);
   if (!ch.ok()) {
     if (on_join_error) on_join_error(ch.error().message);
     co_return;
@@ -781,7 +756,7 @@ Result<std::unique_ptr<node::Node>> Join(const std::filesystem::path& home, cons
           Append(prologue, id);
           noise::HandshakeConfig cfg{noise::Pattern::kXXpsk3, noise::Role::kInitiator, &device.dh,
                                      InvitePsk(code.secret), prologue, std::nullopt};
-          auto ch = co_await Handshake(std::move(*sock), std::move(cfg), request, nullptr);
+          auto ch = co_await Handshake(std::move(*sock), std::move(cfg), request, nullptr, net.handshake_timeout);
           if (!ch.ok()) {
             result = MakeError(Errc::kAuth, "The inviting device refused this code; ask for a new one.");
             co_return;

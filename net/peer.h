@@ -40,9 +40,6 @@ struct DiscoveryOptions {
   std::chrono::milliseconds interval{2'000};
 };
 
-// "1.2.3.4:5", "[::1]:5" or "localhost:5".
-Result<tcp::endpoint> ParseAddress(std::string_view text);
-std::string FormatAddress(const tcp::endpoint& endpoint);
 
 // The result of `hearth sync`.
 struct RoundReport {

@@ -19,6 +19,8 @@ Watchdog::Watchdog(tcp::socket& socket, std::chrono::milliseconds timeout)
 
 Watchdog::~Watchdog() { timer_.cancel(); }
 
+void Watchdog::Disarm() { timer_.cancel(); }
+
 void Watchdog::Rearm() {
   timer_.cancel();
   Start();
@@ -69,7 +71,7 @@ awaitable<Result<Bytes>> SecureChannel::Receive() {
       const std::size_t len = (static_cast<std::size_t>(inbox_[0]) << 24) |
                               (static_cast<std::size_t>(inbox_[1]) << 16) |
                               (static_cast<std::size_t>(inbox_[2]) << 8) | inbox_[3];
-      if (len > kMaxAppMessage) {
+      if (len > max_message_) {
         co_return MakeError(Errc::kInvalidInput, "The peer sent a message larger than allowed.");
       }
       if (inbox_.size() >= 4 + len) {
@@ -111,14 +113,21 @@ awaitable<Status> SecureChannel::Send(ByteView message) {
 }
 
 awaitable<Result<SecureChannel>> Handshake(tcp::socket socket, noise::HandshakeConfig config,
-                                           ByteView payload, Bytes* received) {
+                                           ByteView payload, Bytes* received, std::chrono::milliseconds timeout) {
+  // Armed on this frame's socket: a watchdog on the caller's socket would
+  // watch a moved-from object.
+  Watchdog dog(socket, timeout);
   const bool initiator = config.role == noise::Role::kInitiator;
+  const noise::Pattern config_pattern = config.pattern;
   auto hs = noise::Handshake::Start(std::move(config));
   if (!hs.ok()) co_return hs.error();
-  // XX has three messages: initiator writes 1 and 3, responder writes 2.
-  for (int step = 1; step <= 3; ++step) {
+  // XX has three messages (initiator writes 1 and 3, responder 2); NK, IK
+  // and KK two (initiator 1, responder 2).
+  const bool three = config_pattern == noise::Pattern::kXX || config_pattern == noise::Pattern::kXXpsk3;
+  const int steps = three ? 3 : 2;
+  for (int step = 1; step <= steps; ++step) {
     const bool mine = (step % 2 == 1) == initiator;
-    const bool last_mine = initiator ? step == 3 : step == 2;
+    const bool last_mine = initiator ? step == (three ? 3 : 1) : step == 2;
     if (mine) {
       auto msg = hs->WriteMessage(last_mine ? payload : ByteView{});
       if (!msg.ok()) co_return msg.error();
@@ -133,10 +142,47 @@ awaitable<Result<SecureChannel>> Handshake(tcp::socket socket, noise::HandshakeC
       if (!got->empty() && received != nullptr) *received = std::move(*got);
     }
   }
+  // NK's responder learns no static key from the initiator: it stays zero.
+  const bool anonymous_peer = config_pattern == noise::Pattern::kNK && !initiator;
   auto remote = hs->RemoteStatic();
+  const ByteView h = hs->HandshakeHash();
+  Bytes hash(h.begin(), h.end());
   auto transport = hs->Split();
-  if (!transport.ok() || !remote) co_return MakeError(Errc::kAuth, "The secure handshake did not complete.");
-  co_return SecureChannel(std::move(socket), std::move(*transport), *remote);
+  if (!transport.ok() || (!remote && !anonymous_peer)) {
+    co_return MakeError(Errc::kAuth, "The secure handshake did not complete.");
+  }
+  SecureChannel ch(std::move(socket), std::move(*transport), remote.value_or(crypto::PublicKey{}));
+  ch.set_handshake_hash(std::move(hash));
+  co_return ch;
+}
+
+std::string FormatAddress(const tcp::endpoint& ep) {
+  const auto a = ep.address();
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+Result<tcp::endpoint> ParseAddress(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon + 1 >= text.size()) {
+    return MakeError(Errc::kInvalidInput, "'" + std::string(text) + "' is not ADDRESS:PORT.");
+  }
+  std::string host(text.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  unsigned long port = 0;
+  try {
+    std::size_t used = 0;
+    port = std::stoul(std::string(text.substr(colon + 1)), &used);
+    if (used != text.size() - colon - 1) port = 70000;
+  } catch (...) {
+    port = 70000;
+  }
+  boost::system::error_code ec;
+  const auto addr = asio::ip::make_address(host, ec);
+  if (ec || port > 65535) {
+    return MakeError(Errc::kInvalidInput, "'" + std::string(text) + "' is not ADDRESS:PORT.");
+  }
+  return tcp::endpoint(addr, static_cast<std::uint16_t>(port));
 }
 
 }  // namespace hearth::net

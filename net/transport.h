@@ -20,7 +20,6 @@
 #include "core/base/bytes.h"
 #include "core/base/result.h"
 #include "net/noise.h"
-#include "net/sync_session.h"
 
 namespace hearth::net {
 
@@ -28,8 +27,12 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using asio::ip::tcp;
 
-// The largest application message: a sync batch (net/sync_session.h).
-inline constexpr std::size_t kMaxAppMessage = kMaxSyncMessage;
+// The largest application message (a sync batch, net/sync_session.h, must fit).
+inline constexpr std::size_t kMaxAppMessage = 4 * 1024 * 1024;
+
+// "1.2.3.4:5", "[::1]:5" or "localhost:5".
+Result<tcp::endpoint> ParseAddress(std::string_view text);
+std::string FormatAddress(const tcp::endpoint& endpoint);
 
 // Closes `socket` unless Disarm() (or destruction) comes first.
 class Watchdog {
@@ -40,6 +43,8 @@ class Watchdog {
   Watchdog& operator=(const Watchdog&) = delete;
   // Starts the countdown again (activity seen).
   void Rearm();
+  // Stops the countdown for good.
+  void Disarm();
   bool fired() const { return *fired_; }
 
  private:
@@ -65,7 +70,13 @@ class SecureChannel {
   awaitable<Status> Send(ByteView message);
 
   tcp::socket& socket() { return socket_; }
+  // Zero for a peer that has none (the initiator of Noise_NK, seen by the responder).
   const crypto::PublicKey& remote_static() const { return remote_; }
+  // Noise's handshake hash: the same on both ends, unique to this session.
+  ByteView handshake_hash() const { return handshake_hash_; }
+  void set_handshake_hash(Bytes h) { handshake_hash_ = std::move(h); }
+  // The largest message Receive() accepts (at most kMaxAppMessage).
+  void set_max_message(std::size_t n) { max_message_ = std::min(n, kMaxAppMessage); }
   // Bytes on the wire since the handshake (frames with their length prefixes).
   std::uint64_t bytes_in() const { return bytes_in_; }
   std::uint64_t bytes_out() const { return bytes_out_; }
@@ -75,14 +86,19 @@ class SecureChannel {
   tcp::socket socket_;
   noise::Handshake::Transport transport_;
   crypto::PublicKey remote_;
+  Bytes handshake_hash_;
+  std::size_t max_message_ = kMaxAppMessage;
   Bytes inbox_;  // decrypted bytes not yet consumed
 };
 
-// Runs a Noise handshake over `socket` (XX for sessions, XXpsk3 for pairing).
+// Runs a Noise handshake over `socket` (XX for sessions, XXpsk3 for pairing,
+// NK to a relay).
 // `payload` rides in our last handshake message (message 3 for the
 // initiator, message 2 for the responder); the peer's arrives in `received`.
 // kAuth when the peer fails the handshake, kNetwork when the connection fails.
+// The whole handshake must finish within `timeout` (the socket is closed
+// otherwise, and the result is kNetwork).
 awaitable<Result<SecureChannel>> Handshake(tcp::socket socket, noise::HandshakeConfig config,
-                                           ByteView payload, Bytes* received);
+                                           ByteView payload, Bytes* received, std::chrono::milliseconds timeout);
 
 }  // namespace hearth::net

@@ -1,0 +1,40 @@
+#include "net/relay/protocol.h"
+
+#include <cstring>
+
+namespace hearth::relay {
+
+std::string FormatRelayAddress(const RelayAddress& address) {
+  return address.host_port + "/" + ToHex(address.key);
+}
+
+Result<RelayAddress> ParseRelayAddress(std::string_view text) {
+  const auto bad = [&] {
+    return MakeError(Errc::kInvalidInput, "'" + std::string(text.substr(0, 200)) +
+                                              "' is not a relay address (HOST:PORT/KEY, as hearth-relay prints it).");
+  };
+  const auto slash = text.rfind('/');
+  if (slash == std::string_view::npos || text.size() > 300) return bad();
+  const auto key = FromHex(text.substr(slash + 1));
+  const std::string_view host_port = text.substr(0, slash);
+  if (!key || key->size() != crypto::kKeySize || host_port.find(':') == std::string_view::npos) return bad();
+  RelayAddress a;
+  a.host_port = std::string(host_port);
+  std::memcpy(a.key.data(), key->data(), a.key.size());
+  return a;
+}
+
+MailboxId MailboxOf(const crypto::PublicKey& key) {
+  const crypto::Digest d = crypto::Hash({AsBytes("hearth/relay-mailbox/v1"), key});
+  MailboxId id;
+  std::memcpy(id.data(), d.data(), id.size());
+  return id;
+}
+
+Bytes OpenChallenge(ByteView handshake_hash) {
+  Bytes m(AsBytes("hearth/relay-open/v1").begin(), AsBytes("hearth/relay-open/v1").end());
+  Append(m, handshake_hash);
+  return m;
+}
+
+}  // namespace hearth::relay

@@ -1,0 +1,359 @@
+#include "net/relay/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <deque>
+#include <set>
+
+#include "relay.pb.h"
+
+namespace hearth::relay {
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+Bytes Encode(const pb::Event& e) {
+  Bytes b(e.ByteSizeLong());
+  e.SerializeToArray(b.data(), static_cast<int>(b.size()));
+  return b;
+}
+
+std::optional<MailboxId> AsMailbox(const std::string& s) {
+  if (s.size() != kMailboxIdSize) return std::nullopt;
+  MailboxId id;
+  std::memcpy(id.data(), s.data(), id.size());
+  return id;
+}
+
+std::string Str(const MailboxId& id) { return std::string(reinterpret_cast<const char*>(id.data()), id.size()); }
+
+}  // namespace
+
+struct Server::Conn {
+  Conn(Server& s, net::SecureChannel c, std::string a) : server(s), ch(std::move(c)), ip(std::move(a)) {
+    ++server.stats_.connections;
+    ++server.per_address_[ip];
+    tokens = 2 * server.limits_.requests_per_second;
+    refilled = std::chrono::steady_clock::now();
+  }
+  ~Conn() {
+    --server.stats_.connections;
+    if (auto it = server.per_address_.find(ip); it != server.per_address_.end() && --it->second == 0) {
+      server.per_address_.erase(it);
+    }
+  }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // One request's worth of the rate limit; false when it is used up.
+  bool Spend() {
+    const auto now = std::chrono::steady_clock::now();
+    const double rate = server.limits_.requests_per_second;
+    tokens = std::min(2 * rate, tokens + std::chrono::duration<double>(now - refilled).count() * rate);
+    refilled = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  }
+
+  Server& server;
+  net::SecureChannel ch;
+  std::string ip;
+  std::set<MailboxId> opened;
+  std::optional<std::pair<MailboxId, std::uint64_t>> listening;  // mailbox and token
+  std::deque<Bytes> out;
+  bool writing = false;
+  bool broken = false;
+  double tokens = 0;
+  std::chrono::steady_clock::time_point refilled;
+};
+
+struct Server::Pending {
+  Pending(asio::io_context& io, MailboxId m, std::shared_ptr<Conn> c) : mailbox(m), connector(std::move(c)), timer(io) {}
+  MailboxId mailbox;
+  std::shared_ptr<Conn> connector;
+  asio::steady_timer timer;
+  bool matched = false;
+};
+
+Server::Server(asio::io_context& io, crypto::DhKey key, RelayLimits limits)
+    : io_(io), key_(std::move(key)), limits_(limits), acceptor_(io) {}
+
+Server::~Server() = default;
+
+Status Server::Listen(const tcp::endpoint& at) {
+  boost::system::error_code ec;
+  acceptor_.open(at.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(at, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return MakeError(Errc::kNetwork, "Could not listen on " + at.address().to_string() + ":" + std::to_string(at.port()) +
+                                         ": " + ec.message() + ".");
+  }
+  return {};
+}
+
+tcp::endpoint Server::local_endpoint() const {
+  boost::system::error_code ec;
+  return acceptor_.local_endpoint(ec);
+}
+
+void Server::Start() { asio::co_spawn(io_, AcceptLoop(), asio::detached); }
+
+void Server::Stop() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  acceptor_.close(ec);
+  io_.stop();
+}
+
+awaitable<void> Server::AcceptLoop() {
+  while (!stopping_) {
+    auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) co_return;
+      continue;  // e.g. out of file descriptors: keep serving the others
+    }
+    boost::system::error_code rec;
+    const auto remote = socket.remote_endpoint(rec);
+    if (rec) continue;
+    asio::co_spawn(io_, Handle(std::move(socket), remote.address().to_string()), asio::detached);
+  }
+}
+
+void Server::Send(const std::shared_ptr<Conn>& conn, Bytes message) {
+  conn->out.push_back(std::move(message));
+  if (!conn->writing) asio::co_spawn(io_, Flush(conn), asio::detached);
+}
+
+awaitable<void> Server::Flush(std::shared_ptr<Conn> conn) {
+  if (conn->writing) co_return;
+  conn->writing = true;
+  while (!conn->broken && !conn->out.empty()) {
+    Bytes m = std::move(conn->out.front());
+    conn->out.pop_front();
+    if (!(co_await conn->ch.Send(m)).ok()) conn->broken = true;
+  }
+  conn->writing = false;
+}
+
+void Server::Fail(const std::shared_ptr<Conn>& conn, RelayErrc code, const std::string& why) {
+  ++stats_.refused;
+  pb::Event e;
+  e.mutable_failure()->set_code(static_cast<std::uint32_t>(code));
+  e.mutable_failure()->set_message(why);
+  Send(conn, Encode(e));
+}
+
+void Server::Forget(Conn& conn) {
+  if (!conn.listening) return;
+  auto it = listeners_.find(conn.listening->first);
+  if (it != listeners_.end()) {
+    it->second.erase(conn.listening->second);
+    if (it->second.empty()) listeners_.erase(it);
+  }
+  conn.listening.reset();
+  --stats_.listeners;
+}
+
+awaitable<void> Server::Handle(tcp::socket socket, std::string ip) {
+  const bool over = stats_.connections >= limits_.connections_total ||
+                    (per_address_.contains(ip) && per_address_[ip] >= limits_.connections_per_address);
+  Result<net::SecureChannel> ch = MakeError(Errc::kNetwork, "");
+  {
+    net::noise::HandshakeConfig cfg{net::noise::Pattern::kNK, net::noise::Role::kResponder, &key_, std::nullopt,
+                               Bytes(kRelayPrologue.begin(), kRelayPrologue.end()), std::nullopt};
+    ch = co_await net::Handshake(std::move(socket), std::move(cfg), {}, nullptr,
+                                 std::chrono::milliseconds(limits_.handshake_timeout_ms));
+  }
+  if (!ch.ok()) {
+    ++stats_.refused;
+    co_return;
+  }
+  auto conn = std::make_shared<Conn>(*this, std::move(*ch), ip);
+  conn->ch.set_max_message(limits_.max_message);
+  if (over) {
+    Fail(conn, RelayErrc::kTooMany, "The relay has too many connections from this address; try again later.");
+    co_await Flush(conn);
+    co_return;
+  }
+  co_await Serve(conn);
+}
+
+awaitable<void> Server::Serve(std::shared_ptr<Conn> conn) {
+  net::Watchdog idle(conn->ch.socket(), std::chrono::milliseconds(limits_.idle_timeout_ms));
+  while (!stopping_ && !conn->broken) {
+    auto msg = co_await conn->ch.Receive();
+    if (!msg.ok()) {
+      if (msg.error().code == Errc::kInvalidInput) {
+        Fail(conn, RelayErrc::kTooLarge, "The message is larger than this relay accepts.");
+        co_await Flush(conn);
+      }
+      break;
+    }
+    idle.Rearm();
+    if (msg->empty()) continue;  // a keep-alive
+    if (!conn->Spend()) {
+      Fail(conn, RelayErrc::kRateLimited, "Too many requests; slow down and reconnect.");
+      co_await Flush(conn);
+      break;
+    }
+    pb::Request req;
+    if (msg->size() > static_cast<std::size_t>(INT32_MAX) ||
+        !req.ParseFromArray(msg->data(), static_cast<int>(msg->size()))) {
+      Fail(conn, RelayErrc::kMalformed, "The relay could not read the request.");
+      co_await Flush(conn);
+      break;
+    }
+    // Every mailbox named must have been opened on this connection.
+    auto opened = [&](const std::string& s) -> std::optional<MailboxId> {
+      auto id = AsMailbox(s);
+      if (!id || !conn->opened.contains(*id)) return std::nullopt;
+      return id;
+    };
+    if (req.has_open()) {
+      const auto& o = req.open();
+      crypto::PublicKey key{};
+      crypto::Signature sig{};
+      if (o.key().size() != key.size() || o.signature().size() != sig.size() || conn->opened.size() >= 8) {
+        Fail(conn, RelayErrc::kMalformed, "A mailbox proof has the wrong size, or too many mailboxes are open.");
+        co_await Flush(conn);
+        break;
+      }
+      std::memcpy(key.data(), o.key().data(), key.size());
+      std::memcpy(sig.data(), o.signature().data(), sig.size());
+      if (!crypto::VerifySignature(key, OpenChallenge(conn->ch.handshake_hash()), sig)) {
+        Fail(conn, RelayErrc::kBadProof, "The mailbox proof does not verify.");
+        co_await Flush(conn);
+        break;
+      }
+      const MailboxId id = MailboxOf(key);
+      conn->opened.insert(id);
+      pb::Event e;
+      e.mutable_opened()->set_mailbox(Str(id));
+      Send(conn, Encode(e));
+    } else if (req.has_listen()) {
+      auto id = opened(req.listen().mailbox());
+      if (!id || conn->listening) {
+        Fail(conn, id ? RelayErrc::kMalformed : RelayErrc::kNotOpened, "Listen needs an opened mailbox, once.");
+        co_await Flush(conn);
+        break;
+      }
+      auto& present = listeners_[*id];
+      if (present.size() >= limits_.listeners_per_mailbox) {
+        Fail(conn, RelayErrc::kTooMany, "Too many devices are present in this mailbox.");
+        co_await Flush(conn);
+        break;
+      }
+      const std::uint64_t token = crypto::RandomU64();
+      // The devices already present dial the newcomer: one pipe per pair.
+      for (auto& [t, weak] : present) {
+        if (auto other = weak.lock()) {
+          pb::Event e;
+          e.mutable_peer()->set_mailbox(Str(*id));
+          e.mutable_peer()->set_token(token);
+          Send(other, Encode(e));
+        }
+      }
+      present[token] = conn;
+      conn->listening = std::make_pair(*id, token);
+      ++stats_.listeners;
+    } else if (req.has_connect()) {
+      auto id = opened(req.connect().mailbox());
+      std::shared_ptr<Conn> target;
+      if (id && !conn->listening) {
+        if (auto m = listeners_.find(*id); m != listeners_.end()) {
+          if (auto t = m->second.find(req.connect().peer()); t != m->second.end()) target = t->second.lock();
+        }
+      }
+      if (!target || pending_.size() >= limits_.connections_total) {
+        Fail(conn, id ? RelayErrc::kNoSuchPeer : RelayErrc::kNotOpened, "That device is not in the mailbox.");
+        co_await Flush(conn);
+        break;
+      }
+      const std::uint64_t pipe = crypto::RandomU64();
+      auto pending = std::make_shared<Pending>(io_, *id, conn);
+      pending_[pipe] = pending;
+      pb::Event e;
+      e.mutable_incoming()->set_mailbox(Str(*id));
+      e.mutable_incoming()->set_pipe(pipe);
+      Send(target, Encode(e));
+      idle.Disarm();
+      pending->timer.expires_after(std::chrono::milliseconds(limits_.pipe_timeout_ms));
+      co_await pending->timer.async_wait(kTuple);
+      if (!pending->matched) {
+        pending_.erase(pipe);
+        Fail(conn, RelayErrc::kNoSuchPeer, "The other device did not answer in time.");
+        co_await Flush(conn);
+      }
+      co_return;  // matched: the accepting side runs the pipe
+    } else if (req.has_accept()) {
+      auto id = opened(req.accept().mailbox());
+      auto it = pending_.find(req.accept().pipe());
+      if (!id || conn->listening || it == pending_.end() || it->second->mailbox != *id) {
+        Fail(conn, id ? RelayErrc::kNoSuchPeer : RelayErrc::kNotOpened, "No such pipe is waiting.");
+        co_await Flush(conn);
+        break;
+      }
+      auto pending = it->second;
+      pending_.erase(it);
+      pending->matched = true;
+      pending->timer.cancel();
+      idle.Disarm();
+      co_await Splice(pending->connector, conn);
+      co_return;
+    } else {
+      Fail(conn, RelayErrc::kMalformed, "The relay does not know this request.");
+      co_await Flush(conn);
+      break;
+    }
+  }
+  Forget(*conn);
+}
+
+awaitable<void> Server::Copy(std::shared_ptr<Conn> from, std::shared_ptr<Conn> to) {
+  std::vector<std::uint8_t> buffer(limits_.pipe_buffer);
+  net::Watchdog idle(from->ch.socket(), std::chrono::milliseconds(limits_.idle_timeout_ms));
+  while (true) {
+    auto [ec, n] = co_await from->ch.socket().async_read_some(asio::buffer(buffer), kTuple);
+    if (ec) break;
+    idle.Rearm();
+    // The next read waits for this write: a slow reader slows its writer
+    // down instead of filling the relay's memory.
+    auto [wec, w] = co_await asio::async_write(to->ch.socket(), asio::buffer(buffer.data(), n), kTuple);
+    if (wec) break;
+    stats_.bytes_piped += n;
+  }
+  boost::system::error_code ignored;
+  from->ch.socket().close(ignored);
+  to->ch.socket().close(ignored);
+}
+
+awaitable<void> Server::Splice(std::shared_ptr<Conn> a, std::shared_ptr<Conn> b) {
+  // Spliced must be the last bytes of the relay's own session on each end:
+  // wait until nothing else is being written, then write it.
+  pb::Event e;
+  e.mutable_spliced();
+  asio::steady_timer wait(io_);
+  for (auto* c : {&a, &b}) {
+    (*c)->out.push_back(Encode(e));
+    while (!(*c)->broken && ((*c)->writing || !(*c)->out.empty())) {
+      if (!(*c)->writing) {
+        co_await Flush(*c);
+      } else {
+        wait.expires_after(std::chrono::milliseconds(1));
+        co_await wait.async_wait(kTuple);
+      }
+    }
+  }
+  if (a->broken || b->broken) co_return;
+  ++stats_.pipes;
+  ++stats_.pipes_total;
+  using namespace asio::experimental::awaitable_operators;
+  co_await (Copy(a, b) && Copy(b, a));
+  --stats_.pipes;
+}
+
+}  // namespace hearth::relay
