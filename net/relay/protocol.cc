@@ -32,8 +32,10 @@ MailboxId MailboxOf(const crypto::PublicKey& key) {
 }
 
 Bytes OpenChallenge(ByteView handshake_hash) {
-  Bytes m(AsBytes("hearth/relay-open/v1").begin(), AsBytes("hearth/relay-open/v1").end());
-  Append(m, handshake_hash);
+  constexpr std::string_view kContext = "hearth/relay-open/v1";
+  Bytes m(kContext.size() + handshake_hash.size());
+  std::memcpy(m.data(), kContext.data(), kContext.size());
+  if (!handshake_hash.empty()) std::memcpy(m.data() + kContext.size(), handshake_hash.data(), handshake_hash.size());
   return m;
 }
 
