@@ -106,7 +106,6 @@ MessagePattern MessageOf(Pattern pattern, std::size_t index) {
   return InfoOf(pattern).messages[index];
 }
 
-std::size_t MessageCount(Pattern pattern) { return InfoOf(pattern).messages.size(); }
 
 // The size of a message following `tokens` with an empty payload. Sizes in
 // Noise depend only on the pattern and on whether a key is set, so a reader
@@ -293,6 +292,8 @@ class Reader {
 Error PeerError(std::string message) { return MakeError(Errc::kAuth, std::move(message)); }
 
 }  // namespace
+
+std::size_t MessageCount(Pattern pattern) { return InfoOf(pattern).messages.size(); }
 
 // ---- CipherState (spec section 5.1) -----------------------------------------
 

@@ -108,6 +108,9 @@ class CipherState {
 enum class Pattern { kXX, kXXpsk3, kNK, kIK, kKK };
 enum class Role { kInitiator, kResponder };
 
+// Handshake messages in `pattern`: 3 for XX and XXpsk3, 2 for NK, IK and KK.
+std::size_t MessageCount(Pattern pattern);
+
 struct HandshakeConfig {
   Pattern pattern = Pattern::kXX;
   Role role = Role::kInitiator;

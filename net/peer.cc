@@ -24,11 +24,6 @@ constexpr std::uint8_t kJoinConn = 'J';
 constexpr std::string_view kSyncPrologue = "hearth/sync/v1";
 constexpr std::string_view kPairPrologue = "hearth/pair/v1";
 
-std::string Describe(const tcp::endpoint& ep) {
-  const auto a = ep.address();
-  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
-}
-
 crypto::SymmetricKey InvitePsk(ByteView secret) {
   const crypto::Digest d = crypto::Hash({AsBytes("hearth/invite-psk/v1"), secret});
   return *crypto::SymmetricKey::FromBytes(d);
@@ -52,7 +47,7 @@ awaitable<Result<tcp::socket>> Connect(asio::any_io_executor ex, tcp::endpoint e
   Watchdog dog(s, timeout);
   auto [ec] = co_await s.async_connect(ep, kTuple);
   if (ec || dog.fired()) {
-    co_return MakeError(Errc::kNetwork, "Could not reach " + Describe(ep) + ".");
+    co_return MakeError(Errc::kNetwork, "Could not reach " + FormatAddress(ep) + ".");
   }
   co_return std::move(s);
 }
@@ -131,7 +126,7 @@ RoundReport SyncRound(node::Node& node, const std::vector<std::string>& addresse
           auto hs = co_await SyncHandshake(node, std::move(*sock), true, options);
           if (!hs.ok()) {
             note_failure(hs.error());
-            report.lines.push_back(Describe(ep) + ": " + hs.error().message);
+            report.lines.push_back(FormatAddress(ep) + ": " + hs.error().message);
             co_return;
           }
           ++report.reached;
@@ -140,15 +135,15 @@ RoundReport SyncRound(node::Node& node, const std::vector<std::string>& addresse
           Watchdog limit(ch.socket(), timeout);
           Status s = co_await RunToCompletion(ch, session, options);
           const auto lacks = session.PeerLacks();
-          (void)node.NotePeer({peer.id, false, node.NowMs(), Describe(ep), lacks.ok() ? *lacks : 0});
+          (void)node.NotePeer({peer.id, false, node.NowMs(), FormatAddress(ep), lacks.ok() ? *lacks : 0});
           if (!s.ok()) {
-            note_failure(limit.fired() ? MakeError(Errc::kNetwork, "Sync with " + Describe(ep) + " timed out.")
+            note_failure(limit.fired() ? MakeError(Errc::kNetwork, "Sync with " + FormatAddress(ep) + " timed out.")
                                        : s.error());
-            report.lines.push_back(Describe(ep) + ": " + s.error().message);
+            report.lines.push_back(FormatAddress(ep) + ": " + s.error().message);
             co_return;
           }
           ++report.synced;
-          report.lines.push_back("Synced with " + peer.name + " at " + Describe(ep) + ": received " +
+          report.lines.push_back("Synced with " + peer.name + " at " + FormatAddress(ep) + ": received " +
                                  std::to_string(session.stats().records_received) + ", sent " +
                                  std::to_string(session.stats().records_sent) + " records (" +
                                  std::to_string(ch.bytes_in()) + " bytes in, " + std::to_string(ch.bytes_out()) +
@@ -197,17 +192,7 @@ struct Server::Discovery {
 Server::Server(node::Node& node, asio::io_context& io, NetOptions options)
     : node_(node), io_(io), options_(options), acceptor_(io) {}
 
-Status Server::Listen(const tcp::endpoint& at) {
-  boost::system::error_code ec;
-  acceptor_.open(at.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(at, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return MakeError(Errc::kNetwork, "Could not listen on " + Describe(at) + ": " + ec.message() + ".");
-  }
-  return {};
-}
+Status Server::Listen(const tcp::endpoint& at) { return ListenOn(acceptor_, at); }
 
 tcp::endpoint Server::local_endpoint() const {
   boost::system::error_code ec;
@@ -291,7 +276,7 @@ awaitable<std::shared_ptr<Server::Conn>> Server::Dial(tcp::endpoint peer) {
   auto hs = co_await SyncHandshake(node_, std::move(*sock), true, options_);
   if (!hs.ok() || stopping_) co_return nullptr;
   reached_[peer] = hs->second.id;
-  co_return std::make_shared<Conn>(std::move(hs->first), node_, hs->second, Describe(peer), true);
+  co_return std::make_shared<Conn>(std::move(hs->first), node_, hs->second, FormatAddress(peer), true);
 }
 
 awaitable<void> Server::DialLoop(tcp::endpoint peer) {
@@ -795,7 +780,7 @@ Result<std::unique_ptr<node::Node>> Join(const std::filesystem::path& home, cons
             // The home exists either way; a later sync finishes the job.
             if (auto known = node.DeviceByDhKey(inviter.dh_key)) {
               const auto lacks = session.PeerLacks();
-              (void)node.NotePeer({known->id, false, node.NowMs(), Describe(*ep), s.ok() && lacks.ok() ? *lacks : 0});
+              (void)node.NotePeer({known->id, false, node.NowMs(), FormatAddress(*ep), s.ok() && lacks.ok() ? *lacks : 0});
             }
           }
           result = std::move(joined);

@@ -121,13 +121,12 @@ awaitable<Result<SecureChannel>> Handshake(tcp::socket socket, noise::HandshakeC
   const noise::Pattern config_pattern = config.pattern;
   auto hs = noise::Handshake::Start(std::move(config));
   if (!hs.ok()) co_return hs.error();
-  // XX has three messages (initiator writes 1 and 3, responder 2); NK, IK
-  // and KK two (initiator 1, responder 2).
-  const bool three = config_pattern == noise::Pattern::kXX || config_pattern == noise::Pattern::kXXpsk3;
-  const int steps = three ? 3 : 2;
-  for (int step = 1; step <= steps; ++step) {
+  // Messages alternate from the initiator (odd steps); `payload` rides in
+  // the last message this side writes.
+  const std::size_t steps = noise::MessageCount(config_pattern);
+  for (std::size_t step = 1; step <= steps; ++step) {
     const bool mine = (step % 2 == 1) == initiator;
-    const bool last_mine = initiator ? step == (three ? 3 : 1) : step == 2;
+    const bool last_mine = mine && step + 2 > steps;
     if (mine) {
       auto msg = hs->WriteMessage(last_mine ? payload : ByteView{});
       if (!msg.ok()) co_return msg.error();
@@ -183,6 +182,16 @@ Result<tcp::endpoint> ParseAddress(std::string_view text) {
     return MakeError(Errc::kInvalidInput, "'" + std::string(text) + "' is not ADDRESS:PORT.");
   }
   return tcp::endpoint(addr, static_cast<std::uint16_t>(port));
+}
+
+Status ListenOn(tcp::acceptor& acceptor, const tcp::endpoint& at) {
+  boost::system::error_code ec;
+  acceptor.open(at.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(at, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return MakeError(Errc::kNetwork, "Could not listen on " + FormatAddress(at) + ": " + ec.message() + ".");
+  return {};
 }
 
 }  // namespace hearth::net

@@ -34,6 +34,10 @@ inline constexpr std::size_t kMaxAppMessage = 4 * 1024 * 1024;
 Result<tcp::endpoint> ParseAddress(std::string_view text);
 std::string FormatAddress(const tcp::endpoint& endpoint);
 
+// Opens, binds (with SO_REUSEADDR) and starts `acceptor` listening at `at`;
+// kNetwork with the reason when any step fails.
+Status ListenOn(tcp::acceptor& acceptor, const tcp::endpoint& at);
+
 // Closes `socket` unless Disarm() (or destruction) comes first.
 class Watchdog {
  public:

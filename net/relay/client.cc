@@ -49,6 +49,22 @@ Result<RelayEvent> Decode(ByteView message) {
   return out;
 }
 
+// The relay's answer to a request: an Event that is not a Failure (a
+// Failure becomes the error it stands for).
+awaitable<Result<pb::Event>> ReadAnswer(net::SecureChannel& ch) {
+  auto m = co_await ch.Receive();
+  if (!m.ok()) co_return m.error();
+  pb::Event e;
+  if (m->size() > 64 * 1024 || !e.ParseFromArray(m->data(), static_cast<int>(m->size()))) {
+    co_return MakeError(Errc::kInvalidInput, "The relay sent a message Hearth could not read.");
+  }
+  if (e.has_failure()) {
+    co_return RelayFailure(RelayEvent{RelayEvent::Kind::kFailure, {}, 0, static_cast<RelayErrc>(e.failure().code()),
+                                      e.failure().message().substr(0, 300)});
+  }
+  co_return e;
+}
+
 }  // namespace
 
 Error RelayFailure(const RelayEvent& event) {
@@ -87,18 +103,10 @@ awaitable<Result<MailboxId>> Connection::Open(const crypto::SigningKey& mailbox_
   const crypto::Signature sig = mailbox_key.Sign(OpenChallenge(ch_.handshake_hash()));
   r.mutable_open()->set_signature(std::string(reinterpret_cast<const char*>(sig.data()), sig.size()));
   HEARTH_CO_TRY(co_await ch_.Send(Encode(r)));
-  auto answer = co_await ch_.Receive();
-  if (!answer.ok()) co_return answer.error();
-  pb::Event e;
-  if (!e.ParseFromArray(answer->data(), static_cast<int>(answer->size()))) {
-    co_return MakeError(Errc::kInvalidInput, "The relay sent a message Hearth could not read.");
-  }
-  if (e.has_failure()) {
-    RelayEvent f{RelayEvent::Kind::kFailure, {}, 0, static_cast<RelayErrc>(e.failure().code()), e.failure().message()};
-    co_return RelayFailure(f);
-  }
+  auto e = co_await ReadAnswer(ch_);
+  if (!e.ok()) co_return e.error();
   const MailboxId expected = MailboxOf(pub);
-  if (!e.has_opened() || e.opened().mailbox() != Str(expected)) {
+  if (!e->has_opened() || e->opened().mailbox() != Str(expected)) {
     co_return MakeError(Errc::kInvalidInput, "The relay answered the mailbox proof wrongly.");
   }
   co_return expected;
@@ -121,17 +129,9 @@ awaitable<Result<RelayEvent>> Connection::NextEvent() {
 
 awaitable<Result<tcp::socket>> Connection::Pipe(Bytes request) {
   HEARTH_CO_TRY(co_await ch_.Send(request));
-  auto m = co_await ch_.Receive();
-  if (!m.ok()) co_return m.error();
-  pb::Event e;
-  if (!e.ParseFromArray(m->data(), static_cast<int>(m->size()))) {
-    co_return MakeError(Errc::kInvalidInput, "The relay sent a message Hearth could not read.");
-  }
-  if (e.has_failure()) {
-    RelayEvent f{RelayEvent::Kind::kFailure, {}, 0, static_cast<RelayErrc>(e.failure().code()), e.failure().message()};
-    co_return RelayFailure(f);
-  }
-  if (!e.has_spliced()) co_return MakeError(Errc::kInvalidInput, "The relay did not join the pipe.");
+  auto e = co_await ReadAnswer(ch_);
+  if (!e.ok()) co_return e.error();
+  if (!e->has_spliced()) co_return MakeError(Errc::kInvalidInput, "The relay did not join the pipe.");
   // From here on the socket carries the other device's bytes.
   co_return std::move(ch_.socket());
 }

@@ -82,18 +82,7 @@ Server::Server(asio::io_context& io, crypto::DhKey key, RelayLimits limits)
 
 Server::~Server() = default;
 
-Status Server::Listen(const tcp::endpoint& at) {
-  boost::system::error_code ec;
-  acceptor_.open(at.protocol(), ec);
-  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_.bind(at, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    return MakeError(Errc::kNetwork, "Could not listen on " + at.address().to_string() + ":" + std::to_string(at.port()) +
-                                         ": " + ec.message() + ".");
-  }
-  return {};
-}
+Status Server::Listen(const tcp::endpoint& at) { return net::ListenOn(acceptor_, at); }
 
 tcp::endpoint Server::local_endpoint() const {
   boost::system::error_code ec;
