@@ -8,6 +8,7 @@
 
 #include "net/relay/key_file.h"
 #include "net/relay/server.h"
+#include "net/relay/store.h"
 
 int main(int argc, char** argv) {
   using namespace hearth;
@@ -15,10 +16,12 @@ int main(int argc, char** argv) {
   std::string listen = "0.0.0.0:" + std::to_string(relay::kDefaultRelayPort);
   std::string data;
   relay::RelayLimits limits;
+  relay::StoreLimits store_limits;
+  int expire_days = static_cast<int>(store_limits.expiry_s / 86400);
   double handshake_s = limits.handshake_timeout_ms / 1000.0, idle_s = limits.idle_timeout_ms / 1000.0,
          pipe_s = limits.pipe_timeout_ms / 1000.0;
   app.add_option("--listen", listen, "Address to listen on (default 0.0.0.0:47476)");
-  app.add_option("--data", data, "Directory for the relay's key (and mailboxes)")->required();
+  app.add_option("--data", data, "Directory for the relay's key and mailboxes (relay.db)")->required();
   app.add_option("--max-connections-per-address", limits.connections_per_address, "Open connections per client address (default 32)")
       ->check(CLI::Range(1, 100000));
   app.add_option("--max-connections", limits.connections_total, "Open connections in all (default 4096)")
@@ -27,6 +30,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2, 1000));
   app.add_option("--max-message", limits.max_message, "Largest control message in bytes (default 65536)")
       ->check(CLI::Range(1024, 4 * 1024 * 1024));
+  app.add_option("--max-store-message", limits.max_store_message,
+                 "Largest message after a mailbox is opened, in bytes (default 2162688)")
+      ->check(CLI::Range(65536, 4 * 1024 * 1024));
+  app.add_option("--mailbox-bytes", store_limits.mailbox_bytes, "Blob bytes one mailbox may hold (default 268435456)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 50));
+  app.add_option("--expire-days", expire_days, "Days the relay keeps a blob (default 90)")->check(CLI::Range(1, 3650));
   app.add_option("--rate", limits.requests_per_second, "Requests per second per connection (default 20)")
       ->check(CLI::Range(0.1, 100000.0));
   app.add_option("--handshake-timeout", handshake_s, "Seconds for a client's handshake (default 10)")
@@ -45,6 +54,7 @@ int main(int argc, char** argv) {
   limits.handshake_timeout_ms = static_cast<std::uint32_t>(handshake_s * 1000);
   limits.idle_timeout_ms = static_cast<std::uint32_t>(idle_s * 1000);
   limits.pipe_timeout_ms = static_cast<std::uint32_t>(pipe_s * 1000);
+  store_limits.expiry_s = std::int64_t{expire_days} * 86400;
 
   auto at = net::ParseAddress(listen);
   if (!at.ok()) {
@@ -56,8 +66,14 @@ int main(int argc, char** argv) {
     std::cerr << "hearth-relay: " << key.error().message << "\n";
     return ExitCode(key.error().code);
   }
+  // Blobs kept for devices; expired ones go at the first sweep, at start.
+  auto store = relay::MailboxStore::Open(std::filesystem::path(data) / "relay.db", store_limits);
+  if (!store.ok()) {
+    std::cerr << "hearth-relay: " << store.error().message << "\n";
+    return ExitCode(store.error().code);
+  }
   boost::asio::io_context io;
-  relay::Server server(io, std::move(*key), limits);
+  relay::Server server(io, std::move(*key), limits, store->get());
   if (Status s = server.Listen(*at); !s.ok()) {
     std::cerr << "hearth-relay: " << s.error().message << "\n";
     return ExitCode(s.error().code);

@@ -26,7 +26,23 @@ std::optional<MailboxId> AsMailbox(const std::string& s) {
   return id;
 }
 
-std::string Str(const MailboxId& id) { return std::string(reinterpret_cast<const char*>(id.data()), id.size()); }
+std::optional<StreamId> AsStream(const std::string& s) {
+  if (s.size() != kStreamIdSize) return std::nullopt;
+  StreamId id;
+  std::memcpy(id.data(), s.data(), id.size());
+  return id;
+}
+
+template <std::size_t N>
+std::string Str(const std::array<std::uint8_t, N>& id) {
+  return std::string(reinterpret_cast<const char*>(id.data()), id.size());
+}
+
+// Blobs remember when they were stored by the relay's wall clock (expiry
+// must hold across restarts, which a steady clock does not).
+std::int64_t NowSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 }  // namespace
 
@@ -77,8 +93,8 @@ struct Server::Pending {
   bool matched = false;
 };
 
-Server::Server(asio::io_context& io, crypto::DhKey key, RelayLimits limits)
-    : io_(io), key_(std::move(key)), limits_(limits), acceptor_(io) {}
+Server::Server(asio::io_context& io, crypto::DhKey key, RelayLimits limits, MailboxStore* store)
+    : io_(io), key_(std::move(key)), limits_(limits), store_(store), acceptor_(io), sweep_timer_(io) {}
 
 Server::~Server() = default;
 
@@ -89,13 +105,26 @@ tcp::endpoint Server::local_endpoint() const {
   return acceptor_.local_endpoint(ec);
 }
 
-void Server::Start() { asio::co_spawn(io_, AcceptLoop(), asio::detached); }
+void Server::Start() {
+  asio::co_spawn(io_, AcceptLoop(), asio::detached);
+  if (store_) asio::co_spawn(io_, Sweep(), asio::detached);
+}
 
 void Server::Stop() {
   stopping_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
+  sweep_timer_.cancel();
   io_.stop();
+}
+
+awaitable<void> Server::Sweep() {
+  while (!stopping_) {
+    // A failure (disk trouble) is tried again at the next sweep.
+    (void)store_->Expire(NowSeconds());
+    sweep_timer_.expires_after(std::chrono::milliseconds(limits_.expiry_sweep_ms));
+    co_await sweep_timer_.async_wait(kTuple);
+  }
 }
 
 awaitable<void> Server::AcceptLoop() {
@@ -220,6 +249,9 @@ awaitable<void> Server::Serve(std::shared_ptr<Conn> conn) {
       }
       const MailboxId id = MailboxOf(key);
       conn->opened.insert(id);
+      // Proven: from now on the connection may Put blobs, which take bigger
+      // messages than strangers are allowed.
+      if (store_) conn->ch.set_max_message(std::max(limits_.max_message, limits_.max_store_message));
       pb::Event e;
       e.mutable_opened()->set_mailbox(Str(id));
       Send(conn, Encode(e));
@@ -237,6 +269,12 @@ awaitable<void> Server::Serve(std::shared_ptr<Conn> conn) {
         break;
       }
       const std::uint64_t token = crypto::RandomU64();
+      {
+        pb::Event e;
+        e.mutable_listening()->set_mailbox(Str(*id));
+        e.mutable_listening()->set_present(static_cast<std::uint32_t>(present.size()));
+        Send(conn, Encode(e));
+      }
       // The devices already present dial the newcomer: one pipe per pair.
       for (auto& [t, weak] : present) {
         if (auto other = weak.lock()) {
@@ -293,6 +331,28 @@ awaitable<void> Server::Serve(std::shared_ptr<Conn> conn) {
       idle.Disarm();
       co_await Splice(pending->connector, conn);
       co_return;
+    } else if (req.has_put() || req.has_heads() || req.has_get()) {
+      const std::string& named = req.has_put()     ? req.put().mailbox()
+                                 : req.has_heads() ? req.heads().mailbox()
+                                                   : req.get().mailbox();
+      auto id = opened(named);
+      bool keep = true;
+      if (!id) {
+        Fail(conn, RelayErrc::kNotOpened, "Put, Heads and Get need a mailbox opened on this connection.");
+        keep = false;
+      } else if (!store_) {
+        Fail(conn, RelayErrc::kStorage, "This relay keeps no mailboxes.");
+      } else if (req.has_put()) {
+        keep = ServePut(conn, *id, req.put());
+      } else if (req.has_heads()) {
+        keep = ServeHeads(conn, *id);
+      } else {
+        keep = ServeGet(conn, *id, req.get());
+      }
+      if (!keep) {
+        co_await Flush(conn);
+        break;
+      }
     } else {
       Fail(conn, RelayErrc::kMalformed, "The relay does not know this request.");
       co_await Flush(conn);
@@ -302,18 +362,108 @@ awaitable<void> Server::Serve(std::shared_ptr<Conn> conn) {
   Forget(*conn);
 }
 
-awaitable<void> Server::Copy(std::shared_ptr<Conn> from, std::shared_ptr<Conn> to) {
+// A refusal of the mailbox's state (full, too many streams, storage trouble)
+// leaves the connection open: the request was fine and the device may go on,
+// e.g. fetch what it can. A request that breaks the rules closes it.
+bool Server::ServePut(const std::shared_ptr<Conn>& conn, const MailboxId& mailbox, const pb::Put& put) {
+  const auto stream = AsStream(put.stream());
+  if (!stream || put.blobs_size() < 1 || static_cast<std::size_t>(put.blobs_size()) > kMaxBlobsPerPut) {
+    Fail(conn, RelayErrc::kMalformed, "A Put needs a 32-byte stream and 1 to 1024 blobs.");
+    return false;
+  }
+  std::vector<Bytes> blobs;
+  blobs.reserve(static_cast<std::size_t>(put.blobs_size()));
+  for (const std::string& b : put.blobs()) blobs.emplace_back(b.begin(), b.end());
+  auto outcome = store_->Put(mailbox, *stream, put.first_seq(), blobs, NowSeconds());
+  if (!outcome.ok()) {
+    Fail(conn, RelayErrc::kStorage, "The relay could not store this right now; nothing was kept.");
+    return true;
+  }
+  if (outcome->refused == RelayErrc::kQuotaFull) {
+    Fail(conn, RelayErrc::kQuotaFull, "The relay's mailbox is full; nothing of this was kept until older blobs expire.");
+    return true;
+  }
+  if (outcome->refused == RelayErrc::kTooMany) {
+    Fail(conn, RelayErrc::kTooMany, "The relay's mailbox holds as many streams as it allows; nothing was kept.");
+    return true;
+  }
+  if (!outcome->ok()) {
+    Fail(conn, RelayErrc::kMalformed,
+         "A Put needs seqs from 1 that do not overflow and blobs of 1 byte to 1 MiB + 4 KiB.");
+    return false;
+  }
+  stats_.blobs_stored += outcome->added;
+  pb::Event e;
+  auto* s = e.mutable_stored();
+  s->set_stream(put.stream());
+  s->set_first_seq(put.first_seq());
+  s->set_count(static_cast<std::uint32_t>(blobs.size()));
+  s->set_added(outcome->added);
+  Send(conn, Encode(e));
+  return true;
+}
+
+bool Server::ServeHeads(const std::shared_ptr<Conn>& conn, const MailboxId& mailbox) {
+  auto heads = store_->Heads(mailbox);
+  if (!heads.ok()) {
+    Fail(conn, RelayErrc::kStorage, "The relay could not read its mailboxes right now; try again later.");
+    return true;
+  }
+  pb::Event e;
+  auto* h = e.mutable_mailbox_heads();
+  h->set_mailbox(Str(mailbox));
+  for (const StreamHead& s : heads->streams) {
+    auto* out = h->add_streams();
+    out->set_stream(Str(s.stream));
+    out->set_first(s.first);
+    out->set_last(s.last);
+  }
+  h->set_bytes_used(heads->bytes_used);
+  h->set_bytes_quota(heads->bytes_quota);
+  Send(conn, Encode(e));
+  return true;
+}
+
+bool Server::ServeGet(const std::shared_ptr<Conn>& conn, const MailboxId& mailbox, const pb::Get& get) {
+  const auto stream = AsStream(get.stream());
+  if (!stream || get.from_seq() < 1) {
+    Fail(conn, RelayErrc::kMalformed, "A Get needs a 32-byte stream and a seq from 1.");
+    return false;
+  }
+  auto run = store_->Get(mailbox, *stream, get.from_seq(), get.max_bytes());
+  if (!run.ok()) {
+    Fail(conn, RelayErrc::kStorage, "The relay could not read its mailboxes right now; try again later.");
+    return true;
+  }
+  stats_.blobs_served += run->blobs.size();
+  pb::Event e;
+  auto* b = e.mutable_blobs();
+  b->set_stream(get.stream());
+  b->set_first_seq(run->first_seq);
+  for (const Bytes& blob : run->blobs) b->add_blobs(std::string(blob.begin(), blob.end()));
+  Send(conn, Encode(e));
+  return true;
+}
+
+awaitable<void> Server::Copy(std::shared_ptr<Conn> from, std::shared_ptr<Conn> to, int direction) {
   std::vector<std::uint8_t> buffer(limits_.pipe_buffer);
   net::Watchdog idle(from->ch.socket(), std::chrono::milliseconds(limits_.idle_timeout_ms));
   while (true) {
     auto [ec, n] = co_await from->ch.socket().async_read_some(asio::buffer(buffer), kTuple);
     if (ec) break;
     idle.Rearm();
+    ByteView chunk(buffer.data(), n);
+    Bytes filtered;
+    if (pipe_filter_) {
+      filtered = pipe_filter_(direction, chunk);
+      chunk = filtered;
+      if (chunk.empty()) continue;
+    }
     // The next read waits for this write: a slow reader slows its writer
     // down instead of filling the relay's memory.
-    auto [wec, w] = co_await asio::async_write(to->ch.socket(), asio::buffer(buffer.data(), n), kTuple);
+    auto [wec, w] = co_await asio::async_write(to->ch.socket(), asio::buffer(chunk.data(), chunk.size()), kTuple);
     if (wec) break;
-    stats_.bytes_piped += n;
+    stats_.bytes_piped += chunk.size();
   }
   boost::system::error_code ignored;
   from->ch.socket().close(ignored);
@@ -341,7 +491,7 @@ awaitable<void> Server::Splice(std::shared_ptr<Conn> a, std::shared_ptr<Conn> b)
   ++stats_.pipes;
   ++stats_.pipes_total;
   using namespace asio::experimental::awaitable_operators;
-  co_await (Copy(a, b) && Copy(b, a));
+  co_await (Copy(a, b, 0) && Copy(b, a, 1));
   --stats_.pipes;
 }
 
