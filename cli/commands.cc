@@ -18,6 +18,7 @@
 #include "core/base/dates.h"
 #include "core/node/node.h"
 #include "net/peer.h"
+#include "net/relay/protocol.h"
 
 namespace hearth::cli {
 
@@ -137,6 +138,25 @@ Result<std::chrono::seconds> ParseDuration(const std::string& text) {
 // `hearth serve` leaves "PID ADDRESS" here while it runs (no content).
 void WriteServeFile(const fs::path& home, const net::tcp::endpoint& at) {
   std::ofstream(home / kServeFile) << ::getpid() << " " << net::FormatAddress(at) << "\n";
+}
+
+// The relay `serve` and `sync` use: --relay, else the one saved in the
+// space, unless --no-relay.
+Result<std::optional<relay::RelayAddress>> ChooseRelay(node::Node& node, const std::string& flag, bool no_relay) {
+  if (no_relay) return std::optional<relay::RelayAddress>();
+  if (!flag.empty()) {
+    auto a = relay::ParseRelayAddress(flag);
+    if (!a.ok()) return a.error();
+    return std::optional<relay::RelayAddress>(*a);
+  }
+  HEARTH_ASSIGN_OR_RETURN(std::string saved, node.SavedRelay());
+  if (saved.empty()) return std::optional<relay::RelayAddress>();
+  auto a = relay::ParseRelayAddress(saved);
+  if (!a.ok()) {
+    return MakeError(Errc::kInvalidInput, "The relay address saved in the space is not valid (" + a.error().message +
+                                              "); save a new one with 'hearth relay set'.");
+  }
+  return std::optional<relay::RelayAddress>(*a);
 }
 
 std::optional<net::tcp::endpoint> RunningServe(const fs::path& home) {
@@ -353,6 +373,39 @@ int Run(int argc, char** argv) {
       std::cout << "There are no agreements yet. Write them together with 'hearth agreements edit'.\n";
     } else {
       std::cout << current << "\n";
+    }
+    return {};
+  };
+
+  // ---- relay ----
+  auto* relay_cmd = app.add_subcommand("relay", "The relay saved in the space, which every device of it uses");
+  std::string relay_action = "show";
+  std::string relay_value;
+  relay_cmd->add_option("action", relay_action, "show (default), set ADDRESS, or clear")
+      ->check(CLI::IsMember({"show", "set", "clear"}));
+  relay_cmd->add_option("address", relay_value, "The relay's address as hearth-relay prints it (HOST:PORT/KEY)");
+  handlers[relay_cmd] = [&](Session& s) -> Status {
+    if (relay_action == "set") {
+      if (relay_value.empty()) return MakeError(Errc::kInvalidInput, "Give the relay's address: 'hearth relay set HOST:PORT/KEY'.");
+      HEARTH_ASSIGN_OR_RETURN(auto parsed, relay::ParseRelayAddress(relay_value));
+      HEARTH_TRY(s.Open());
+      HEARTH_TRY(s.node->SaveRelay(relay::FormatRelayAddress(parsed)));
+      std::cout << "Saved the relay " << parsed.host_port
+                << " in the space: every device uses it after its next sync.\n";
+      return {};
+    }
+    if (!relay_value.empty()) return MakeError(Errc::kInvalidInput, "Only 'hearth relay set' takes an address.");
+    HEARTH_TRY(s.Open());
+    if (relay_action == "clear") {
+      HEARTH_TRY(s.node->SaveRelay(""));
+      std::cout << "The space has no saved relay now.\n";
+      return {};
+    }
+    HEARTH_ASSIGN_OR_RETURN(std::string saved, s.node->SavedRelay());
+    if (saved.empty()) {
+      std::cout << "No relay is saved in the space. Save one with 'hearth relay set HOST:PORT/KEY'.\n";
+    } else {
+      std::cout << saved << "\n";
     }
     return {};
   };
@@ -618,12 +671,11 @@ int Run(int argc, char** argv) {
   std::string serve_relay;
   serve->add_option("--listen", serve_listen, "Address to listen on (default 0.0.0.0:47475)");
   serve->add_option("--peer", serve_peers, "Also connect to this ADDR:PORT (repeatable)");
-  serve->add_option("--relay", serve_relay, "A relay to use (not available yet)");
+  bool serve_no_relay = false;
+  serve->add_option("--relay", serve_relay, "Also meet the space's devices at this relay (HOST:PORT/KEY; default: the one saved in the space)");
+  serve->add_flag("--no-relay", serve_no_relay, "Do not use a relay, not even the saved one");
   serve->add_flag("--no-discovery", serve_no_discovery, "Do not announce or look for peers on the LAN");
   handlers[serve] = [&](Session& s) -> Status {
-    if (!serve_relay.empty()) {
-      return MakeError(Errc::kInvalidInput, "Relays are not supported by this version of Hearth yet.");
-    }
     HEARTH_ASSIGN_OR_RETURN(auto at, net::ParseAddress(serve_listen));
     std::vector<net::tcp::endpoint> peers;
     for (const auto& p : serve_peers) {
@@ -631,10 +683,20 @@ int Run(int argc, char** argv) {
       peers.push_back(ep);
     }
     HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto relay_at, ChooseRelay(*s.node, serve_relay, serve_no_relay));
     asio::io_context io;
     net::Server server(*s.node, io);
     HEARTH_TRY(server.Listen(at));
     for (const auto& p : peers) server.AddPeer(p);
+    if (relay_at) {
+      net::RelayOptions relay_options{*relay_at};
+      if (const char* ms = std::getenv("HEARTH_MAILBOX_INTERVAL_MS")) {  // tests; docs/relay-protocol.md
+        const long v = std::strtol(ms, nullptr, 10);
+        if (v > 0 && v <= 3'600'000) relay_options.mailbox_interval = std::chrono::milliseconds(v);
+      }
+      server.UseRelay(relay_options);
+      server.on_relay_note = [](const std::string& line) { std::cout << line << std::endl; };
+    }
     if (!serve_no_discovery) {
       net::DiscoveryOptions discovery;
       if (const char* port = std::getenv("HEARTH_DISCOVERY_PORT")) {  // tests; docs/discovery.md
@@ -665,28 +727,30 @@ int Run(int argc, char** argv) {
   std::string sync_relay;
   double sync_timeout = 30;
   sync->add_option("--peer", sync_peers, "A peer's ADDR:PORT (repeatable; default: peers seen before)");
-  sync->add_option("--relay", sync_relay, "A relay to use (not available yet)");
+  bool sync_no_relay = false;
+  sync->add_option("--relay", sync_relay, "Also sync through this relay (HOST:PORT/KEY; default: the one saved in the space)");
+  sync->add_flag("--no-relay", sync_no_relay, "Do not use a relay, not even the saved one");
   sync->add_option("--timeout", sync_timeout, "Seconds to wait for each peer (default 30)");
   handlers[sync] = [&](Session& s) -> Status {
-    if (!sync_relay.empty()) {
-      return MakeError(Errc::kInvalidInput, "Relays are not supported by this version of Hearth yet.");
-    }
     if (!(sync_timeout > 0 && sync_timeout <= 86400)) {
       return MakeError(Errc::kInvalidInput, "--timeout must be between 0 and 86400 seconds.");
     }
     HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto relay_at, ChooseRelay(*s.node, sync_relay, sync_no_relay));
     std::vector<std::string> addresses = sync_peers;
-    if (addresses.empty()) {
+    // Given only a relay, sync there only; otherwise also with peers seen before.
+    if (addresses.empty() && sync_relay.empty()) {
       HEARTH_ASSIGN_OR_RETURN(auto seen, s.node->Peers());
       for (const auto& p : seen) {
         if (!p.address.empty()) addresses.push_back(p.address);
       }
     }
-    if (addresses.empty()) {
-      return MakeError(Errc::kNetwork, "No peer to sync with: pass --peer ADDR:PORT.");
+    if (addresses.empty() && !relay_at) {
+      return MakeError(Errc::kNetwork, "No peer to sync with: pass --peer ADDR:PORT or --relay HOST:PORT/KEY.");
     }
     auto report = net::SyncRound(*s.node, addresses,
-                                 std::chrono::milliseconds(static_cast<std::int64_t>(sync_timeout * 1000)));
+                                 std::chrono::milliseconds(static_cast<std::int64_t>(sync_timeout * 1000)), {},
+                                 relay_at);
     for (const auto& line : report.lines) std::cout << line << std::endl;
     if (report.synced > 0) return {};
     if (report.failure) return *report.failure;

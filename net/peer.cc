@@ -11,6 +11,8 @@
 
 #include "net/beacon.h"
 #include "net/pairing.h"
+#include "net/relay/client.h"
+#include "net/relay_link.h"
 
 namespace hearth::net {
 
@@ -97,7 +99,8 @@ int Severity(Errc c) { return c == Errc::kAuth || c == Errc::kIntegrity ? 2 : c 
 }  // namespace
 
 RoundReport SyncRound(node::Node& node, const std::vector<std::string>& addresses,
-                      std::chrono::milliseconds timeout, const NetOptions& options) {
+                      std::chrono::milliseconds timeout, const NetOptions& options,
+                      const std::optional<relay::RelayAddress>& relay) {
   RoundReport report;
   asio::io_context io;
   auto note_failure = [&](const Error& e) {
@@ -151,6 +154,93 @@ RoundReport SyncRound(node::Node& node, const std::vector<std::string>& addresse
         },
         asio::detached);
   }
+  if (relay) {
+    asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+          const std::string where = "the relay at " + relay->host_port;
+          auto conn = co_await relay::Connection::Dial(*relay, options.handshake_timeout);
+          if (!conn.ok()) {
+            note_failure(conn.error());
+            report.lines.push_back(conn.error().message);
+            co_return;
+          }
+          ++report.reached;
+          std::uint64_t put = 0, fetched = 0;
+          for (const node::MailboxKeys& keys : {node.SharedMailbox(), node.MemberMailbox()}) {
+            MailboxReport m = co_await ExchangeMailbox(node, *conn, keys);
+            put += m.put;
+            fetched += m.fetched;
+            for (const auto& line : m.notes) report.lines.push_back(line);
+            if (m.failure) {
+              note_failure(*m.failure);
+              report.lines.push_back("Mailbox at " + where + ": " + m.failure->message);
+              co_return;
+            }
+          }
+          ++report.synced;
+          report.lines.push_back("Exchanged with the mailboxes at " + where + ": left " + std::to_string(put) +
+                                 ", fetched " + std::to_string(fetched) + " records.");
+          // The space's devices present at the relay are told of this one
+          // and open a pipe to it: sync with each, as with a direct peer.
+          auto mailbox = co_await conn->Open(node.SharedMailbox().open);
+          Result<std::uint32_t> present = MakeError(Errc::kNetwork, "");
+          if (mailbox.ok()) {
+            present = co_await conn->Listen(*mailbox);
+          } else {
+            present = mailbox.error();
+          }
+          if (!present.ok()) {
+            report.lines.push_back("Live sync at " + where + ": " + present.error().message);
+            co_return;
+          }
+          Watchdog wait(conn->channel().socket(), timeout);
+          for (std::uint32_t i = 0; i < *present; ++i) {
+            auto event = co_await conn->NextEvent();
+            if (!event.ok() || event->kind != relay::RelayEvent::Kind::kIncoming) break;
+            asio::co_spawn(
+                io,
+                [&, pipe = event->id]() -> awaitable<void> {
+                  auto c = co_await relay::Connection::Dial(*relay, options.handshake_timeout);
+                  if (!c.ok()) co_return;
+                  auto m = co_await c->Open(node.SharedMailbox().open);
+                  if (!m.ok()) co_return;
+                  auto sock = co_await c->AcceptPipe(*m, pipe);
+                  if (!sock.ok()) co_return;
+                  {
+                    Watchdog dog(*sock, options.handshake_timeout);
+                    auto kind = co_await ReadByte(*sock);
+                    if (!kind.ok() || *kind != kSyncConn) co_return;
+                  }
+                  auto hs = co_await SyncHandshake(node, std::move(*sock), false, options);
+                  if (!hs.ok()) {
+                    note_failure(hs.error());
+                    report.lines.push_back("Via " + where + ": " + hs.error().message);
+                    co_return;
+                  }
+                  auto& [ch, peer] = *hs;
+                  SyncSession session(node, peer);
+                  Watchdog limit(ch.socket(), timeout);
+                  Status st = co_await RunToCompletion(ch, session, options);
+                  const auto lacks = session.PeerLacks();
+                  (void)node.NotePeer({peer.id, false, node.NowMs(), std::string(), lacks.ok() ? *lacks : 0});
+                  if (!st.ok()) {
+                    note_failure(st.error());
+                    report.lines.push_back(peer.name + " via " + where + ": " + st.error().message);
+                    co_return;
+                  }
+                  ++report.synced;
+                  report.lines.push_back("Synced with " + peer.name + " via " + where + ": received " +
+                                         std::to_string(session.stats().records_received) + ", sent " +
+                                         std::to_string(session.stats().records_sent) + " records.");
+                },
+                asio::detached);
+          }
+          boost::system::error_code ec;
+          conn->channel().socket().close(ec);
+        },
+        asio::detached);
+  }
   io.run();
   return report;
 }
@@ -189,6 +279,16 @@ struct Server::Discovery {
   std::map<tcp::endpoint, std::chrono::steady_clock::time_point> last_dial;
 };
 
+struct Server::Relay {
+  Relay(asio::io_context& io, RelayOptions o) : options(std::move(o)), wake(io) {}
+  RelayOptions options;
+  asio::steady_timer wake;  // the mailbox loop sleeps on it; news cancels it
+  bool dirty = true;        // this device may hold records the mailboxes lack
+  std::shared_ptr<relay::Connection> presence;  // the listening connection, while open
+  bool relisten = false;    // the presence connection was closed on purpose
+  std::string last_note;
+};
+
 Server::Server(node::Node& node, asio::io_context& io, NetOptions options)
     : node_(node), io_(io), options_(options), acceptor_(io) {}
 
@@ -210,6 +310,10 @@ void Server::Start() {
   }
   asio::co_spawn(io_, PollLoop(), asio::detached);
   for (const auto& p : peers_) asio::co_spawn(io_, DialLoop(p), asio::detached);
+  if (relay_) {
+    asio::co_spawn(io_, RelayPresenceLoop(), asio::detached);
+    asio::co_spawn(io_, MailboxLoop(), asio::detached);
+  }
 }
 
 void Server::Stop() {
@@ -223,6 +327,10 @@ void Server::Stop() {
     discovery_->send6.close(ec);
   }
   for (auto& c : conns_) c->ch.socket().close(ec);
+  if (relay_) {
+    relay_->wake.cancel();
+    if (relay_->presence) relay_->presence->channel().socket().close(ec);
+  }
   io_.stop();
 }
 
@@ -398,6 +506,7 @@ awaitable<void> Server::PollLoop() {
     if (v.ok() && *v != data_version_) {
       const bool first = data_version_ < 0;
       data_version_ = *v;
+      if (relay_) MailboxChanged();
       if (!first) {
         for (auto& c : conns_) {
           if (!c->closed && c->session.LocalChanged().ok()) asio::co_spawn(io_, Flush(*c), asio::detached);
@@ -407,6 +516,176 @@ awaitable<void> Server::PollLoop() {
     if (++polls_ % 50 == 0) NoteAll();  // about once a second: what each peer still lacks
     t.expires_after(options_.poll_interval);
     co_await t.async_wait(kTuple);
+  }
+}
+
+// ---- the relay (docs/relay-protocol.md) ----
+
+
+void Server::UseRelay(RelayOptions options) { relay_ = std::make_unique<Relay>(io_, std::move(options)); }
+
+void Server::RelayNote(const std::string& line) {
+  if (!relay_ || line == relay_->last_note) return;
+  relay_->last_note = line;
+  if (on_relay_note) on_relay_note(line);
+}
+
+void Server::MailboxChanged() {
+  relay_->dirty = true;
+  relay_->wake.cancel();
+}
+
+awaitable<void> Server::RelayPresenceLoop() {
+  Relay& r = *relay_;
+  const std::string where = r.options.address.host_port;
+  asio::steady_timer wait(io_);
+  std::chrono::milliseconds backoff(1000);
+  while (!stopping_) {
+    Status status;
+    auto dialed = co_await relay::Connection::Dial(r.options.address, options_.handshake_timeout);
+    if (!dialed.ok()) {
+      status = dialed.error();
+    } else {
+      auto conn = std::make_shared<relay::Connection>(std::move(*dialed));
+      auto id = co_await conn->Open(node_.SharedMailbox().open);
+      Result<std::uint32_t> present = MakeError(Errc::kNetwork, "");
+      if (id.ok()) {
+        present = co_await conn->Listen(*id);
+      } else {
+        present = id.error();
+      }
+      if (!present.ok()) {
+        status = present.error();
+      } else {
+        r.presence = conn;
+        backoff = std::chrono::milliseconds(1000);
+        RelayNote("Connected to the relay at " + where + ".");
+        // Keeps the quiet connection open at the relay.
+        asio::steady_timer ping(io_);
+        asio::co_spawn(
+            io_,
+            [conn, &ping, this]() -> awaitable<void> {
+              while (!stopping_) {
+                ping.expires_after(options_.ping_interval);
+                auto [ec] = co_await ping.async_wait(kTuple);
+                if (ec || !(co_await conn->Ping()).ok()) co_return;
+              }
+            },
+            asio::detached);
+        while (!stopping_) {
+          auto event = co_await conn->NextEvent();
+          if (!event.ok()) {
+            status = event.error();
+            break;
+          }
+          if (event->kind == relay::RelayEvent::Kind::kPeer) {
+            asio::co_spawn(io_, RelayPipe(true, event->id), asio::detached);
+          } else if (event->kind == relay::RelayEvent::Kind::kIncoming) {
+            asio::co_spawn(io_, RelayPipe(false, event->id), asio::detached);
+          } else {
+            status = relay::RelayFailure(*event);
+            break;
+          }
+        }
+        ping.cancel();
+        boost::system::error_code ec;
+        conn->channel().socket().close(ec);
+        r.presence.reset();
+      }
+    }
+    if (stopping_) co_return;
+    if (r.relisten) {
+      // Closed on purpose, to be announced again: come back at once.
+      r.relisten = false;
+      wait.expires_after(std::chrono::milliseconds(100));
+    } else {
+      RelayNote("The relay at " + where + " is not reachable (" + (status.ok() ? "closed" : status.error().message) +
+                "); trying again.");
+      wait.expires_after(backoff);
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(30));
+    }
+    co_await wait.async_wait(kTuple);
+  }
+}
+
+awaitable<void> Server::RelayPipe(bool connect, std::uint64_t id) {
+  Relay& r = *relay_;
+  auto conn = co_await relay::Connection::Dial(r.options.address, options_.handshake_timeout);
+  if (!conn.ok() || stopping_) co_return;
+  auto mailbox = co_await conn->Open(node_.SharedMailbox().open);
+  if (!mailbox.ok()) co_return;
+  // (Not a conditional expression: g++ 12 mishandles co_await inside one.)
+  Result<tcp::socket> socket = MakeError(Errc::kNetwork, "");
+  if (connect) {
+    socket = co_await conn->ConnectPipe(*mailbox, id);
+  } else {
+    socket = co_await conn->AcceptPipe(*mailbox, id);
+  }
+  if (!socket.ok() || stopping_) co_return;
+  // From here on the pipe is a connection to the other device, as if direct:
+  // the side that was told of the other dials.
+  if (connect) {
+    if (!(co_await WriteByte(*socket, kSyncConn)).ok()) co_return;
+  } else {
+    Watchdog dog(*socket, options_.handshake_timeout);
+    auto kind = co_await ReadByte(*socket);
+    if (!kind.ok() || *kind != kSyncConn) co_return;
+  }
+  auto hs = co_await SyncHandshake(node_, std::move(*socket), connect, options_);
+  if (!hs.ok()) {
+    if (hs.error().code == Errc::kAuth) RelayNote("A device at the relay was refused: " + hs.error().message);
+    co_return;
+  }
+  const node::ItemId peer = hs->second.id;
+  auto session = std::make_shared<Conn>(std::move(hs->first), node_, hs->second, std::string(), connect);
+  co_await RunConn(session);
+  // The pipe ended while the other device may still be at the relay (its
+  // pipe broke, or it restarted): being announced again makes it dial anew.
+  if (!stopping_ && !ConnectedTo(peer) && r.presence) {
+    r.relisten = true;
+    boost::system::error_code ec;
+    r.presence->channel().socket().close(ec);
+  }
+}
+
+awaitable<void> Server::MailboxLoop() {
+  Relay& r = *relay_;
+  asio::steady_timer settle(io_);
+  while (!stopping_) {
+    if (!r.dirty) {
+      r.wake.expires_after(r.options.mailbox_interval);
+      co_await r.wake.async_wait(kTuple);
+      if (stopping_) co_return;
+    }
+    // Let a burst of writes end before leaving it in the mailbox.
+    settle.expires_after(std::chrono::milliseconds(200));
+    co_await settle.async_wait(kTuple);
+    r.dirty = false;
+    auto conn = co_await relay::Connection::Dial(r.options.address, options_.handshake_timeout);
+    if (!conn.ok()) {
+      r.dirty = true;  // try again at the next interval
+      r.wake.expires_after(r.options.mailbox_interval);
+      co_await r.wake.async_wait(kTuple);
+      continue;
+    }
+    for (const node::MailboxKeys& keys : {node_.SharedMailbox(), node_.MemberMailbox()}) {
+      MailboxReport report = co_await ExchangeMailbox(node_, *conn, keys);
+      for (const auto& note : report.notes) RelayNote(note);
+      if (report.failure) {
+        RelayNote((keys.member ? "Your own mailbox" : "The shared mailbox") + std::string(" at the relay: ") +
+                  report.failure->message);
+        if (report.failure->code == Errc::kNetwork) r.dirty = true;
+        break;
+      }
+      // Records fetched here are news for the devices in session.
+      if (report.fetched > 0) {
+        for (auto& c : conns_) {
+          if (!c->closed && c->session.LocalChanged().ok()) asio::co_spawn(io_, Flush(*c), asio::detached);
+        }
+      }
+    }
+    boost::system::error_code ec;
+    conn->channel().socket().close(ec);
   }
 }
 

@@ -21,6 +21,7 @@
 
 #include "core/node/node.h"
 #include "net/invite_code.h"
+#include "net/relay/protocol.h"
 #include "net/sync_session.h"
 
 namespace hearth::net {
@@ -41,6 +42,14 @@ struct DiscoveryOptions {
 };
 
 
+// How `serve` uses a relay (docs/relay-protocol.md, "A space's mailboxes").
+struct RelayOptions {
+  relay::RelayAddress address;
+  // How often serve exchanges with its mailboxes when nothing changed here
+  // (a change here is left there within about a second).
+  std::chrono::milliseconds mailbox_interval{60'000};
+};
+
 // The result of `hearth sync`.
 struct RoundReport {
   int reached = 0;  // handshakes completed
@@ -50,9 +59,11 @@ struct RoundReport {
 };
 
 // One round with each address: connect, handshake, sync until both sides are
-// caught up, close.
+// caught up, close. With a relay: exchange with the space's mailboxes there,
+// then sync with each device of the space present at the relay.
 RoundReport SyncRound(node::Node& node, const std::vector<std::string>& addresses,
-                      std::chrono::milliseconds timeout, const NetOptions& options = {});
+                      std::chrono::milliseconds timeout, const NetOptions& options = {},
+                      const std::optional<relay::RelayAddress>& relay = std::nullopt);
 
 // A running node: accepts sync and join connections, dials configured peers
 // (and keeps redialing), pushes local writes to every open session.
@@ -67,6 +78,9 @@ class Server {
   // it hears (call after Listen, before Start). Fails only when no beacon
   // socket could be opened at all.
   Status EnableDiscovery(DiscoveryOptions options = {});
+  // Meets the space's devices at a relay (live pipes) and keeps the space's
+  // mailboxes there up to date both ways (call before Start).
+  void UseRelay(RelayOptions options);
   // Runs until Stop().
   void Start();
   void Stop();
@@ -74,6 +88,8 @@ class Server {
   std::function<void(const node::Node::InviteId&)> on_join;
   // Called when a join fails after the handshake began (for messages).
   std::function<void(const std::string&)> on_join_error;
+  // Called with one line for the user when the relay link changes or fails.
+  std::function<void(const std::string&)> on_relay_note;
 
  private:
   struct Conn;
@@ -93,6 +109,11 @@ class Server {
   bool ConnectedTo(node::ItemId device) const;
   bool KnownConnected(const tcp::endpoint& peer) const;
   void NoteAll();
+  awaitable<void> RelayPresenceLoop();
+  awaitable<void> RelayPipe(bool connect, std::uint64_t id);
+  awaitable<void> MailboxLoop();
+  void RelayNote(const std::string& line);
+  void MailboxChanged();
 
   node::Node& node_;
   asio::io_context& io_;
@@ -106,6 +127,8 @@ class Server {
   std::set<tcp::endpoint> dialing_;
   struct Discovery;
   std::unique_ptr<Discovery> discovery_;
+  struct Relay;
+  std::unique_ptr<Relay> relay_;
   bool stopping_ = false;
   std::int64_t data_version_ = -1;
   std::uint64_t polls_ = 0;

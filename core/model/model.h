@@ -39,8 +39,9 @@ enum class Kind : std::uint32_t {
   kAgreements = 5,
   kMember = 6,
   kDevice = 7,
+  kSettings = 8,  // the space's shared settings (one item): the relay address
 };
-inline constexpr std::uint32_t kMaxKind = 7;
+inline constexpr std::uint32_t kMaxKind = 8;
 
 // Scalar fields. Numbers are part of the record format: never reuse one.
 enum class Field : std::uint32_t {
@@ -60,8 +61,9 @@ enum class Field : std::uint32_t {
   kPeriod = 14,  // text: the check-in's period, e.g. 2026-W47
   kPrivateFeed = 15,  // bytes: the Ed25519 key of a device's private feed
   kVouch = 16,   // bytes: a device's membership, proven with its member's key (node.cc)
+  kRelay = 17,   // text: the space's relay address (settings)
 };
-inline constexpr std::uint32_t kMaxField = 16;
+inline constexpr std::uint32_t kMaxField = 17;
 
 enum class Owner : std::int64_t { kAuthor = 0, kPartner = 1, kBoth = 2 };
 enum class Rhythm : std::int64_t { kDay = 0, kWeek = 1, kMonth = 2 };

@@ -524,6 +524,7 @@ struct Node::Impl {
   std::int64_t Today() { return DayOfMs(clock->NowMs()); }
   ItemId CheckinId(const std::string& period) { return DerivedId(keys.space_id, "checkin/" + period); }
   ItemId AgreementsId() { return DerivedId(keys.space_id, "agreements"); }
+  ItemId SettingsId() { return DerivedId(keys.space_id, "settings"); }
 
   bool OwnedByMe(const ItemView& c) const {
     switch (c.owner) {
@@ -1141,6 +1142,49 @@ std::string FeedName(const feed::FeedId& f) { return ToHex(ByteView(f).subspan(0
 const crypto::DhKey& Node::dh_key() const { return impl_->keys.dh; }
 
 crypto::SymmetricKey Node::DiscoveryKey() const { return impl_->keys.space_key.Derive(1, "hdiscov1"); }
+
+namespace {
+MailboxKeys MailboxFrom(const crypto::SymmetricKey& root, std::string_view context, bool member) {
+  return MailboxKeys{crypto::SigningKey::FromSeed(root.Derive(1, context)), root.Derive(2, context),
+                     root.Derive(3, context), member};
+}
+}  // namespace
+
+MailboxKeys Node::SharedMailbox() const { return MailboxFrom(impl_->keys.space_key, "hrelaysp", false); }
+MailboxKeys Node::MemberMailbox() const { return MailboxFrom(impl_->keys.member_key, "hrelaymb", true); }
+
+std::vector<feed::FeedId> Node::MailboxFeeds(bool member) const {
+  const Impl& im = *impl_;
+  std::set<feed::FeedId> out;
+  if (member) {
+    out.insert(im.private_feed_id());
+    out.insert(im.trusted_private_feeds.begin(), im.trusted_private_feeds.end());
+    for (const auto& [id, d] : im.devices) {
+      if (d.member == im.keys.member_id && d.private_feed) out.insert(*d.private_feed);
+    }
+  } else {
+    out.insert(im.feed_id());
+    for (const feed::FeedId& f : im.trusted_feeds) {
+      if (!im.trusted_private_feeds.contains(f)) out.insert(f);
+    }
+    for (const auto& [id, d] : im.devices) out.insert(d.sign_key);
+  }
+  return {out.begin(), out.end()};
+}
+
+Result<std::string> Node::SavedRelay() {
+  HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadItem(impl_->SettingsId()));
+  return item.Text(Field::kRelay);
+}
+
+Status Node::SaveRelay(const std::string& address) {
+  HEARTH_TRY(CheckText("relay address", address, 300, false));
+  const ItemId id = impl_->SettingsId();
+  std::vector<Op> ops;
+  ops.push_back({0, id, model::CreateItem{Kind::kSettings, member_id(), false}});
+  ops.push_back({0, id, model::SetField{Field::kRelay, address}});
+  return impl_->CommitOne(std::move(ops), feed::Scope::kShared);
+}
 
 NewDevice Node::Self() const {
   const Impl& im = *impl_;

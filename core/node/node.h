@@ -199,6 +199,17 @@ struct NewDevice {
   crypto::PublicKey private_feed{};
 };
 
+// The keys of one relay mailbox (docs/relay-protocol.md, "A space's
+// mailboxes"). The shared mailbox is derived from the space key, so every
+// device of the space can open it; a member's mailbox from the member key, so
+// only that member's devices can, and only it receives their private feeds.
+struct MailboxKeys {
+  crypto::SigningKey open;       // its public half names the mailbox; it signs the Open proof
+  crypto::SymmetricKey seal;     // seals each record left in the mailbox
+  crypto::SymmetricKey streams;  // keys the stream id of each feed
+  bool member = false;
+};
+
 struct VerifyReport {
   std::uint64_t feeds = 0;
   std::uint64_t records = 0;
@@ -287,6 +298,18 @@ class Node {
   // The key LAN beacons are tagged with (docs/discovery.md): derived from the
   // space key, so every device of the space has it and nobody else does.
   crypto::SymmetricKey DiscoveryKey() const;
+  // The relay mailboxes of this device: the space's and this member's.
+  MailboxKeys SharedMailbox() const;
+  MailboxKeys MemberMailbox() const;
+  // The feeds whose records belong in a mailbox: every shared feed of the
+  // roster (and those trusted at pairing) for the shared one, this member's
+  // private feeds for the member's.
+  std::vector<feed::FeedId> MailboxFeeds(bool member) const;
+  // The relay address saved in the space (`hearth relay set`), synced to
+  // every device; empty when none is saved.
+  Result<std::string> SavedRelay();
+  // Saves (or, with "", clears) the space's relay address.
+  Status SaveRelay(const std::string& address);
   // The roster device whose X25519 key is `dh`, if any.
   std::optional<RosterDevice> DeviceByDhKey(const crypto::PublicKey& dh) const;
   std::vector<RosterDevice> Devices() const;
