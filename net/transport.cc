@@ -117,6 +117,10 @@ awaitable<Result<SecureChannel>> Handshake(tcp::socket socket, noise::HandshakeC
   // Armed on this frame's socket: a watchdog on the caller's socket would
   // watch a moved-from object.
   Watchdog dog(socket, timeout);
+  // Messages are small and answered: without this, Nagle's algorithm and
+  // the peer's delayed acknowledgements hold some of them back for ~40 ms.
+  boost::system::error_code nodelay_ec;
+  socket.set_option(tcp::no_delay(true), nodelay_ec);
   const bool initiator = config.role == noise::Role::kInitiator;
   const noise::Pattern config_pattern = config.pattern;
   auto hs = noise::Handshake::Start(std::move(config));

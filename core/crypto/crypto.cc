@@ -7,6 +7,7 @@
 #include <new>
 #include <mutex>
 #include <pthread.h>
+#include <vector>
 
 namespace hearth::crypto {
 
@@ -43,9 +44,66 @@ Status Init() {
   return {};
 }
 
+namespace {
+
+// Small secrets (keys, chaining keys, signing secrets, HMAC blocks) come from slabs of
+// locked memory instead of one sodium_malloc each. sodium_malloc maps pages,
+// adds guard pages and locks them: in a relay doing thousands of Noise
+// handshakes, the mprotect and TLB-shootdown cost of that per key dominated
+// the profile. A slab is one sodium_malloc (locked, guarded, never swapped);
+// its slots are wiped when freed and reused; slabs are kept for the life of
+// the process (bounded by the most secrets alive at once).
+class SecretSlabs {
+ public:
+  static constexpr std::size_t kSlot = 128;  // the HMAC block inside Noise's HKDF is the largest
+  static constexpr std::size_t kSlotsPerSlab = 1024;
+
+  std::uint8_t* Take() {
+    std::lock_guard lock(mu_);
+    if (free_.empty()) {
+      auto* slab = static_cast<std::uint8_t*>(sodium_malloc(kSlot * kSlotsPerSlab));
+      if (slab == nullptr) return nullptr;
+      free_.reserve(free_.size() + kSlotsPerSlab);
+      for (std::size_t i = kSlotsPerSlab; i-- > 0;) free_.push_back(slab + i * kSlot);
+    }
+    std::uint8_t* slot = free_.back();
+    free_.pop_back();
+    return slot;
+  }
+  void Give(std::uint8_t* slot) {
+    sodium_memzero(slot, kSlot);
+    std::lock_guard lock(mu_);
+    free_.push_back(slot);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::uint8_t*> free_;
+};
+
+SecretSlabs& Slabs() {
+  static auto* slabs = new SecretSlabs();  // never destroyed: secrets may outlive static destructors
+  return *slabs;
+}
+
+std::uint8_t* AllocateSecret(std::size_t size) {
+  if (size <= SecretSlabs::kSlot) return Slabs().Take();
+  return static_cast<std::uint8_t*>(sodium_malloc(size));
+}
+
+void FreeSecret(std::uint8_t* data, std::size_t size) {
+  if (size <= SecretSlabs::kSlot) {
+    Slabs().Give(data);
+  } else {
+    sodium_free(data);  // wipes before releasing
+  }
+}
+
+}  // namespace
+
 SecretBytes::SecretBytes(std::size_t size) : size_(size) {
   if (size == 0) return;
-  data_ = static_cast<std::uint8_t*>(sodium_malloc(size));
+  data_ = AllocateSecret(size);
   if (data_ == nullptr) throw std::bad_alloc();
   sodium_memzero(data_, size);
 }
@@ -55,7 +113,7 @@ SecretBytes::SecretBytes(ByteView copy_from) : SecretBytes(copy_from.size()) {
 }
 
 SecretBytes::~SecretBytes() {
-  if (data_ != nullptr) sodium_free(data_);  // sodium_free wipes before releasing
+  if (data_ != nullptr) FreeSecret(data_, size_);
 }
 
 SecretBytes::SecretBytes(SecretBytes&& other) noexcept : data_(other.data_), size_(other.size_) {
@@ -65,7 +123,7 @@ SecretBytes::SecretBytes(SecretBytes&& other) noexcept : data_(other.data_), siz
 
 SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
   if (this != &other) {
-    if (data_ != nullptr) sodium_free(data_);
+    if (data_ != nullptr) FreeSecret(data_, size_);
     data_ = other.data_;
     size_ = other.size_;
     other.data_ = nullptr;

@@ -99,7 +99,7 @@ struct RelayLimits {
   std::uint32_t handshake_timeout_ms = 10'000;
   std::uint32_t idle_timeout_ms = 120'000;  // a control connection with no message at all
   std::uint32_t pipe_timeout_ms = 30'000;   // a Connect not accepted in time
-  std::size_t pipe_buffer = 64 * 1024;      // bytes in flight per direction of a pipe
+  std::size_t pipe_buffer = 16 * 1024;      // bytes in flight per direction of a pipe (docs/benchmarks.md: memory per connection)
   // A message on a connection that opened a mailbox: one largest blob in a
   // Put, with room for the protobuf around it. Strangers stay at max_message.
   std::size_t max_store_message = (1 << 21) + (1 << 16);

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -95,28 +96,25 @@ struct Run {
     auto connector = co_await relay::Connection::Dial(address, kTimeout);
     auto acceptor = co_await relay::Connection::Dial(address, kTimeout);
     if (!connector.ok() || !acceptor.ok()) co_return Fail("dial pipe");
-    if (!(co_await connector->Open(p.key)).ok() || !(co_await acceptor->Open(p.key)).ok()) co_return Fail("open pipe");
-    // Connect waits for the accept; run it alongside.
-    bool connected = false;
-    asio::co_spawn(
-        co_await asio::this_coro::executor,
-        [&, c = std::make_shared<relay::Connection>(std::move(*connector))]() -> asio::awaitable<void> {
-          auto s = co_await c->ConnectPipe(p.mailbox, told->id);
-          if (s.ok()) p.a.emplace(std::move(*s));
-          connected = true;
-        },
-        asio::detached);
-    auto incoming = co_await p.listen_b->NextEvent();
-    if (!incoming.ok() || incoming->kind != relay::RelayEvent::Kind::kIncoming) co_return Fail("incoming event");
-    auto s = co_await acceptor->AcceptPipe(p.mailbox, incoming->id);
-    if (!s.ok()) co_return Fail("accept");
-    p.b.emplace(std::move(*s));
-    asio::steady_timer wait(co_await asio::this_coro::executor);
-    while (!connected) {
-      wait.expires_after(std::chrono::milliseconds(1));
-      co_await wait.async_wait(kTuple);
-    }
-    if (!p.a) Fail("connect");
+    auto m1 = co_await connector->Open(p.key);
+    auto m2 = co_await acceptor->Open(p.key);
+    if (!m1.ok() || !m2.ok()) co_return Fail("open pipe");
+    // Connect is answered only once the other side accepted: both at once.
+    const std::uint64_t token = told->id;
+    auto connect_side = [&]() -> asio::awaitable<void> {
+      auto s = co_await connector->ConnectPipe(p.mailbox, token);
+      if (!s.ok()) co_return Fail("connect: " + s.error().message);
+      p.a.emplace(std::move(*s));
+    };
+    auto accept_side = [&]() -> asio::awaitable<void> {
+      auto incoming = co_await p.listen_b->NextEvent();
+      if (!incoming.ok() || incoming->kind != relay::RelayEvent::Kind::kIncoming) co_return Fail("incoming event");
+      auto s = co_await acceptor->AcceptPipe(p.mailbox, incoming->id);
+      if (!s.ok()) co_return Fail("accept: " + s.error().message);
+      p.b.emplace(std::move(*s));
+    };
+    using namespace asio::experimental::awaitable_operators;
+    co_await (connect_side() && accept_side());
   }
 
   // kLiveRecords messages from a to b, each carrying its send time.
@@ -193,6 +191,7 @@ struct Run {
 template <typename F>
 double ForAll(asio::io_context& io, Run& run, F body) {
   std::size_t done = 0;
+  io.restart();  // the previous phase may have run out of work
   const auto start = Clock::now();
   for (auto& p : run.pairs) {
     asio::co_spawn(io, [&, pp = &p]() -> asio::awaitable<void> {
