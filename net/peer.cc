@@ -70,6 +70,34 @@ awaitable<Result<std::pair<SecureChannel, node::RosterDevice>>> SyncHandshake(no
   co_return std::make_pair(std::move(*ch), *peer);
 }
 
+// A pipe to another device of the space through the relay, ready for the
+// sync handshake: the connecting side (the one told of the other) has
+// written the 'S' byte, the accepting side has read it.
+awaitable<Result<tcp::socket>> RelayPipeSocket(const relay::RelayAddress& at, node::Node& node, bool connect,
+                                               std::uint64_t id, const NetOptions& opt) {
+  auto conn = co_await relay::Connection::Dial(at, opt.handshake_timeout);
+  if (!conn.ok()) co_return conn.error();
+  auto mailbox = co_await conn->Open(node.SharedMailbox().open);
+  if (!mailbox.ok()) co_return mailbox.error();
+  // (Not a conditional expression: g++ 12 mishandles co_await inside one.)
+  Result<tcp::socket> socket = MakeError(Errc::kNetwork, "");
+  if (connect) {
+    socket = co_await conn->ConnectPipe(*mailbox, id);
+  } else {
+    socket = co_await conn->AcceptPipe(*mailbox, id);
+  }
+  if (!socket.ok()) co_return socket.error();
+  if (connect) {
+    HEARTH_CO_TRY(co_await WriteByte(*socket, kSyncConn));
+  } else {
+    Watchdog dog(*socket, opt.handshake_timeout);
+    auto kind = co_await ReadByte(*socket);
+    if (!kind.ok()) co_return kind.error();
+    if (*kind != kSyncConn) co_return MakeError(Errc::kInvalidInput, "The device at the relay is not syncing.");
+  }
+  co_return socket;
+}
+
 }  // namespace
 
 // ---- one round (hearth sync) ----
@@ -201,17 +229,8 @@ RoundReport SyncRound(node::Node& node, const std::vector<std::string>& addresse
             asio::co_spawn(
                 io,
                 [&, pipe = event->id]() -> awaitable<void> {
-                  auto c = co_await relay::Connection::Dial(*relay, options.handshake_timeout);
-                  if (!c.ok()) co_return;
-                  auto m = co_await c->Open(node.SharedMailbox().open);
-                  if (!m.ok()) co_return;
-                  auto sock = co_await c->AcceptPipe(*m, pipe);
+                  auto sock = co_await RelayPipeSocket(*relay, node, false, pipe, options);
                   if (!sock.ok()) co_return;
-                  {
-                    Watchdog dog(*sock, options.handshake_timeout);
-                    auto kind = co_await ReadByte(*sock);
-                    if (!kind.ok() || *kind != kSyncConn) co_return;
-                  }
                   auto hs = co_await SyncHandshake(node, std::move(*sock), false, options);
                   if (!hs.ok()) {
                     note_failure(hs.error());
@@ -610,27 +629,10 @@ awaitable<void> Server::RelayPresenceLoop() {
 
 awaitable<void> Server::RelayPipe(bool connect, std::uint64_t id) {
   Relay& r = *relay_;
-  auto conn = co_await relay::Connection::Dial(r.options.address, options_.handshake_timeout);
-  if (!conn.ok() || stopping_) co_return;
-  auto mailbox = co_await conn->Open(node_.SharedMailbox().open);
-  if (!mailbox.ok()) co_return;
-  // (Not a conditional expression: g++ 12 mishandles co_await inside one.)
-  Result<tcp::socket> socket = MakeError(Errc::kNetwork, "");
-  if (connect) {
-    socket = co_await conn->ConnectPipe(*mailbox, id);
-  } else {
-    socket = co_await conn->AcceptPipe(*mailbox, id);
-  }
-  if (!socket.ok() || stopping_) co_return;
   // From here on the pipe is a connection to the other device, as if direct:
   // the side that was told of the other dials.
-  if (connect) {
-    if (!(co_await WriteByte(*socket, kSyncConn)).ok()) co_return;
-  } else {
-    Watchdog dog(*socket, options_.handshake_timeout);
-    auto kind = co_await ReadByte(*socket);
-    if (!kind.ok() || *kind != kSyncConn) co_return;
-  }
+  auto socket = co_await RelayPipeSocket(r.options.address, node_, connect, id, options_);
+  if (!socket.ok() || stopping_) co_return;
   auto hs = co_await SyncHandshake(node_, std::move(*socket), connect, options_);
   if (!hs.ok()) {
     if (hs.error().code == Errc::kAuth) RelayNote("A device at the relay was refused: " + hs.error().message);

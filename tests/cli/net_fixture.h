@@ -73,16 +73,20 @@ class NetTest : public ::testing::Test {
     const std::string beacon_port = std::to_string(40000 + ::getpid() % 20000);
     Child c = SpawnChild(args, {{"HEARTH_PASSPHRASE", "\x01unset"}, {"HEARTH_DISCOVERY_PORT", beacon_port}});
     children_.push_back(c);
+    return AfterPrefix(c, "Listening on ");
+  }
+  // The rest of the child's first line after `prefix` (waits up to 10 s).
+  static std::string AfterPrefix(const Child& c, const std::string& prefix) {
     std::string out;
     const auto deadline = Clock::now() + std::chrono::seconds(10);
     while (out.find('\n') == std::string::npos && Clock::now() < deadline) {
       out += DrainNonBlocking(c.stdout_fd);
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    const auto at = out.find("Listening on ");
+    const auto at = out.find(prefix);
     EXPECT_NE(at, std::string::npos) << out;
     if (at == std::string::npos) return "";
-    return out.substr(at + 13, out.find('\n', at) - at - 13);
+    return out.substr(at + prefix.size(), out.find('\n', at) - at - prefix.size());
   }
   std::string Invite(const std::string& home, const std::string& kind, std::vector<std::string> extra = {}) {
     std::vector<std::string> args = {"invite", kind};
@@ -120,17 +124,7 @@ class NetTest : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     Child c = SpawnChild(args);
     children_.push_back(c);
-    std::string out;
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (out.find('\n') == std::string::npos && Clock::now() < deadline) {
-      out += DrainNonBlocking(c.stdout_fd);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    const std::string prefix = "Relay address: ";
-    const auto at = out.find(prefix);
-    EXPECT_NE(at, std::string::npos) << out;
-    if (at == std::string::npos) return "";
-    return out.substr(at + prefix.size(), out.find('\n', at) - at - prefix.size());
+    return AfterPrefix(c, "Relay address: ");
   }
   // Stops the child started last but `back` (0: the last) with `sig`.
   void StopChild(std::size_t back = 0, int sig = SIGTERM) {
