@@ -579,15 +579,17 @@ awaitable<void> Server::RelayPresenceLoop() {
         r.presence = conn;
         backoff = std::chrono::milliseconds(1000);
         RelayNote("Connected to the relay at " + where + ".");
-        // Keeps the quiet connection open at the relay.
-        asio::steady_timer ping(io_);
+        // Keeps the quiet connection open at the relay. The pinger shares
+        // the timer and the connection: it may still be inside a Ping when
+        // this loop moves on, and stops once the socket is closed.
+        auto ping = std::make_shared<asio::steady_timer>(io_);
         asio::co_spawn(
             io_,
-            [conn, &ping, this]() -> awaitable<void> {
-              while (!stopping_) {
-                ping.expires_after(options_.ping_interval);
-                auto [ec] = co_await ping.async_wait(kTuple);
-                if (ec || !(co_await conn->Ping()).ok()) co_return;
+            [conn, ping, this]() -> awaitable<void> {
+              while (!stopping_ && conn->channel().socket().is_open()) {
+                ping->expires_after(options_.ping_interval);
+                auto [ec] = co_await ping->async_wait(kTuple);
+                if (ec || !conn->channel().socket().is_open() || !(co_await conn->Ping()).ok()) co_return;
               }
             },
             asio::detached);
@@ -606,9 +608,9 @@ awaitable<void> Server::RelayPresenceLoop() {
             break;
           }
         }
-        ping.cancel();
         boost::system::error_code ec;
         conn->channel().socket().close(ec);
+        ping->cancel();
         r.presence.reset();
       }
     }

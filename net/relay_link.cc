@@ -94,7 +94,6 @@ awaitable<MailboxReport> ExchangeMailbox(node::Node& node, relay::Connection& co
     for (const auto& h : heads->streams) held[h.stream] = h;
     bool roster_grew = false;
     for (const feed::FeedId& f : node.MailboxFeeds(keys.member)) {
-      if (!node.Accepts(f)) continue;
       const relay::StreamId stream = StreamOf(keys, f);
       auto head = node.HeadOf(f);
       if (!head.ok()) co_return fail(head.error());

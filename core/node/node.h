@@ -303,7 +303,7 @@ class Node {
   MailboxKeys MemberMailbox() const;
   // The feeds whose records belong in a mailbox: every shared feed of the
   // roster (and those trusted at pairing) for the shared one, this member's
-  // private feeds for the member's.
+  // private feeds for the member's. Every one of them is accepted here.
   std::vector<feed::FeedId> MailboxFeeds(bool member) const;
   // The relay address saved in the space (`hearth relay set`), synced to
   // every device; empty when none is saved.
