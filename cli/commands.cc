@@ -358,12 +358,15 @@ int Run(int argc, char** argv) {
     HEARTH_TRY(s.Open());
     HEARTH_ASSIGN_OR_RETURN(std::string current, s.node->Agreements());
     if (agreements_action == "edit") {
-      HEARTH_ASSIGN_OR_RETURN(std::string text, TextFrom(std::nullopt, current));
-      if (text == current) {
+      // The save is diffed against this opened version, so what the partner
+      // changes while the editor is open is kept.
+      HEARTH_ASSIGN_OR_RETURN(node::OpenedText opened, s.node->OpenAgreements());
+      HEARTH_ASSIGN_OR_RETURN(std::string text, TextFrom(std::nullopt, opened.text));
+      if (text == opened.text) {
         std::cout << "No change to the agreements.\n";
         return {};
       }
-      HEARTH_TRY(s.node->SetAgreements(text));
+      HEARTH_TRY(s.node->SetAgreements(opened, text));
       std::cout << "Saved the agreements.\n";
       return {};
     }
@@ -484,12 +487,13 @@ int Run(int argc, char** argv) {
     HEARTH_TRY(s.Open());
     HEARTH_ASSIGN_OR_RETURN(auto id, s.node->Resolve(item_id));
     HEARTH_ASSIGN_OR_RETURN(auto item, s.node->Get(id));
-    HEARTH_ASSIGN_OR_RETURN(std::string text, TextFrom(edit_text, item.text));
-    if (text == item.text) {
+    HEARTH_ASSIGN_OR_RETURN(node::OpenedText opened, s.node->OpenText(id));
+    HEARTH_ASSIGN_OR_RETURN(std::string text, TextFrom(edit_text, opened.text));
+    if (text == opened.text) {
       std::cout << "No change.\n";
       return {};
     }
-    HEARTH_TRY(s.node->Edit(id, text));
+    HEARTH_TRY(s.node->Edit(id, opened, text));
     std::cout << "Saved " << KindName(item.kind) << " " << IdToHex(id) << ".\n";
     return {};
   };

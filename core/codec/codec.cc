@@ -40,6 +40,29 @@ model::Value FromPb(const pb::Value& v) {
   }
 }
 
+void ToPb(const crdt::CharId& c, pb::CharId* out) {
+  out->set_device(c.agent);
+  out->set_seq(c.seq);
+}
+crdt::CharId FromPb(const pb::CharId& c) { return {c.device(), c.seq()}; }
+
+template <typename Pb>
+void SlotToPb(const model::TextSlot& slot, Pb* out) {
+  out->set_field(static_cast<std::uint32_t>(slot.field));
+  out->set_member(slot.member);
+  out->set_prompt(slot.prompt);
+}
+// A slot read from the wire; nullopt for a field that holds no sequence text.
+template <typename Pb>
+std::optional<model::TextSlot> SlotFromPb(const Pb& p) {
+  if (p.field() < 1 || p.field() > model::kMaxField || !model::IsTextSlot(static_cast<Field>(p.field()))) {
+    return std::nullopt;
+  }
+  const auto field = static_cast<Field>(p.field());
+  if (field != Field::kAnswer) return model::TextSlot{field, 0, 0};
+  return model::TextSlot{field, p.member(), p.prompt()};
+}
+
 bool ValidField(std::uint32_t f) { return f >= 1 && f <= model::kMaxField; }
 bool ValidKind(std::uint32_t k) { return k >= 1 && k <= model::kMaxKind; }
 
@@ -81,6 +104,18 @@ Bytes EncodeOpBatch(const std::vector<model::Op>& ops) {
             a->set_member(body.member);
             a->set_prompt(body.prompt);
             a->set_text(body.text);
+          } else if constexpr (std::is_same_v<T, model::InsertText>) {
+            auto* t = p->mutable_insert_text();
+            SlotToPb(body.slot, t);
+            t->set_seq(body.seq);
+            if (body.left) ToPb(*body.left, t->mutable_left());
+            if (body.right) ToPb(*body.right, t->mutable_right());
+            t->set_text(body.text);
+          } else if constexpr (std::is_same_v<T, model::DeleteText>) {
+            auto* t = p->mutable_delete_text();
+            SlotToPb(body.slot, t);
+            ToPb(body.first, t->mutable_first());
+            t->set_len(body.len);
           }
         },
         op.body);
@@ -132,6 +167,23 @@ Result<std::vector<model::Op>> DecodeOpBatch(ByteView bytes) {
       case pb::Op::kAnswer:
         op.body = model::SetAnswer{p.answer().member(), p.answer().prompt(), p.answer().text()};
         break;
+      case pb::Op::kInsertText: {
+        const auto& t = p.insert_text();
+        auto slot = SlotFromPb(t);
+        if (!slot) continue;
+        model::InsertText ins{*slot, t.seq(), std::nullopt, std::nullopt, t.text()};
+        if (t.has_left()) ins.left = FromPb(t.left());
+        if (t.has_right()) ins.right = FromPb(t.right());
+        op.body = std::move(ins);
+        break;
+      }
+      case pb::Op::kDeleteText: {
+        const auto& t = p.delete_text();
+        auto slot = SlotFromPb(t);
+        if (!slot) continue;
+        op.body = model::DeleteText{*slot, FromPb(t.first()), t.len()};
+        break;
+      }
       default:
         continue;  // an op kind from a newer version: skipped, not an error
     }
@@ -174,6 +226,11 @@ Bytes EncodeItem(const model::Item& item) {
     ToPb(reg.at, a->mutable_reg()->mutable_at());
     a->mutable_reg()->mutable_value()->set_text_value(reg.value);
   }
+  for (const auto& [slot, text] : item.texts) {
+    auto* t = s.add_texts();
+    SlotToPb(slot, t);
+    t->set_crdt(text.Encode(false));
+  }
   Bytes out(s.ByteSizeLong());
   s.SerializeWithCachedSizesToArray(out.data());
   return out;
@@ -206,6 +263,13 @@ Result<model::Item> DecodeItem(ByteView bytes) {
   }
   for (const auto& a : s.answers()) {
     item.answers[{a.member(), a.prompt()}] = {FromPb(a.reg().at()), a.reg().value().text_value()};
+  }
+  for (const auto& t : s.texts()) {
+    auto slot = SlotFromPb(t);
+    if (!slot) continue;
+    auto text = crdt::Text::Decode(t.crdt());
+    if (!text.ok()) return MakeError(Errc::kIntegrity, "A stored item is damaged.");
+    item.texts[*slot] = std::move(text.value());
   }
   return item;
 }

@@ -1014,6 +1014,28 @@ std::string Text::Encode(bool keep_deleted_text) const {
   PutVarint(out, utf8.size());
   PutVarint(out, stored.size());
   out += stored;
+  // Operations still waiting for what they depend on.
+  auto put_id = [&](const CharId& id) {
+    for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>(id.agent >> (8 * b)));
+    PutVarint(out, id.seq);
+  };
+  PutVarint(out, m.parked.size());
+  for (const TextOp& op : m.parked) {
+    if (const auto* ins = std::get_if<InsertOp>(&op)) {
+      PutVarint(out, (ins->left ? 2u : 0u) | (ins->right ? 4u : 0u));
+      put_id(ins->id);
+      if (ins->left) put_id(*ins->left);
+      if (ins->right) put_id(*ins->right);
+      const std::string t = U32ToUtf8(ins->text);
+      PutVarint(out, t.size());
+      out += t;
+    } else {
+      const auto& del = std::get<DeleteOp>(op);
+      PutVarint(out, 1);
+      put_id(del.first);
+      PutVarint(out, del.len);
+    }
+  }
   return out;
 }
 
@@ -1092,7 +1114,7 @@ Result<Text> Text::Decode(std::string_view bytes) {
   for (const Run& r : runs) {
     if (!r.deleted || keep_deleted) text_chars += r.len;
   }
-  if (raw_len > text_chars * 4 || raw_len < text_chars || stored_len != in.left()) return bad;
+  if (raw_len > text_chars * 4 || raw_len < text_chars || stored_len > in.left()) return bad;
   std::string_view stored;
   (void)in.Bytes(stored_len, stored);
   std::string utf8;
@@ -1110,6 +1132,49 @@ Result<Text> Text::Decode(std::string_view bytes) {
   }
   const std::u32string text = Utf8ToU32(utf8);
   if (text.size() != text_chars) return bad;
+
+  std::uint64_t parked_count = 0;
+  if (!in.Varint(parked_count) || parked_count > in.left() || parked_count > kMaxParked) return bad;
+  auto get_id = [&](CharId& id) {
+    std::string_view b;
+    std::uint64_t seq = 0;
+    if (!in.Bytes(8, b)) return false;
+    id.agent = 0;
+    for (int k = 7; k >= 0; --k) id.agent = (id.agent << 8) | static_cast<unsigned char>(b[static_cast<std::size_t>(k)]);
+    if (!in.Varint(seq) || seq >= kMaxTextChars) return false;
+    id.seq = static_cast<std::uint32_t>(seq);
+    return true;
+  };
+  for (std::uint64_t i = 0; i < parked_count; ++i) {
+    std::uint64_t kind = 0;
+    if (!in.Varint(kind) || kind > 7) return bad;
+    if (kind == 1) {
+      DeleteOp d;
+      std::uint64_t len = 0;
+      if (!get_id(d.first) || !in.Varint(len) || len == 0 || len > kMaxTextChars) return bad;
+      d.len = static_cast<std::uint32_t>(len);
+      m.parked.push_back(d);
+      continue;
+    }
+    if ((kind & 1) != 0) return bad;
+    InsertOp op;
+    CharId c;
+    if (!get_id(op.id)) return bad;
+    if (kind & 2) {
+      if (!get_id(c)) return bad;
+      op.left = c;
+    }
+    if (kind & 4) {
+      if (!get_id(c)) return bad;
+      op.right = c;
+    }
+    std::uint64_t tl = 0;
+    std::string_view tb;
+    if (!in.Varint(tl) || !in.Bytes(tl, tb) || tl == 0) return bad;
+    op.text = Utf8ToU32(tb);
+    m.parked.push_back(std::move(op));
+  }
+  if (in.left() != 0) return bad;
 
   // No id twice, and every origin held.
   std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> spans(agent_count);

@@ -9,7 +9,26 @@ const Value* Item::Get(Field f) const {
   return it == fields.end() ? nullptr : &it->second.value;
 }
 
+bool IsTextSlot(Field f) { return f == Field::kText || f == Field::kTitle || f == Field::kAnswer; }
+
+const crdt::Text* Item::SequenceText(const TextSlot& slot) const {
+  auto it = texts.find(slot);
+  return it == texts.end() ? nullptr : &it->second;
+}
+
+std::map<std::pair<MemberId, std::uint32_t>, std::string> Item::Answers() const {
+  std::map<std::pair<MemberId, std::uint32_t>, std::string> out;
+  for (const auto& [key, reg] : answers) out[key] = reg.value;
+  for (const auto& [slot, text] : texts) {
+    if (slot.field == Field::kAnswer && text.total_chars() > 0) out[{slot.member, slot.prompt}] = text.ToUtf8();
+  }
+  return out;
+}
+
 std::string Item::Text(Field f) const {
+  if (const crdt::Text* t = SequenceText(TextSlot{f, 0, 0}); t != nullptr && t->total_chars() > 0) {
+    return t->ToUtf8();
+  }
   const Value* v = Get(f);
   if (v == nullptr) return {};
   if (const auto* s = std::get_if<std::string>(v)) return *s;
@@ -52,6 +71,14 @@ struct Applier {
   }
   void operator()(const SetAnswer& a) const {
     item.answers[{a.member, a.prompt}].Set(stamp, a.text);
+  }
+  // A text op the CRDT refuses (malformed ids) changes nothing.
+  void operator()(const InsertText& t) const {
+    (void)item.texts[t.slot].Apply(
+        crdt::InsertOp{crdt::CharId{stamp.device, t.seq}, t.left, t.right, crdt::Utf8ToU32(t.text)});
+  }
+  void operator()(const DeleteText& t) const {
+    (void)item.texts[t.slot].Apply(crdt::DeleteOp{t.first, t.len});
   }
 };
 

@@ -23,6 +23,7 @@
 
 #include "core/base/bytes.h"
 #include "core/crdt/crdt.h"
+#include "core/crdt/text.h"
 
 namespace hearth::model {
 
@@ -62,8 +63,9 @@ enum class Field : std::uint32_t {
   kPrivateFeed = 15,  // bytes: the Ed25519 key of a device's private feed
   kVouch = 16,   // bytes: a device's membership, proven with its member's key (node.cc)
   kRelay = 17,   // text: the space's relay address (settings)
+  kAnswer = 18,  // sequence text only: a check-in answer, with TextSlot::member and ::prompt
 };
-inline constexpr std::uint32_t kMaxField = 17;
+inline constexpr std::uint32_t kMaxField = 18;
 
 enum class Owner : std::int64_t { kAuthor = 0, kPartner = 1, kBoth = 2 };
 enum class Rhythm : std::int64_t { kDay = 0, kWeek = 1, kMonth = 2 };
@@ -97,7 +99,33 @@ struct SetAnswer {
   std::string text;
 };
 
-using OpBody = std::variant<CreateItem, SetField, AddTag, RemoveTag, SetFollowThrough, SetAnswer>;
+// Where an editable text lives in an item: a field (kText, kTitle) or, with
+// field kAnswer, the answer of `member` to check-in prompt `prompt`.
+struct TextSlot {
+  Field field = Field::kText;
+  MemberId member = 0;
+  std::uint32_t prompt = 0;
+  friend auto operator<=>(const TextSlot&, const TextSlot&) = default;
+};
+bool IsTextSlot(Field f);  // kText, kTitle, kAnswer
+
+// Sequence-CRDT text ops (core/crdt/text.h). The agent of an insert is the
+// writing device, like the device half of a stamp: it is never sent.
+struct InsertText {
+  TextSlot slot;
+  std::uint32_t seq = 0;
+  std::optional<crdt::CharId> left;
+  std::optional<crdt::CharId> right;
+  std::string text;  // UTF-8
+};
+struct DeleteText {
+  TextSlot slot;
+  crdt::CharId first;
+  std::uint32_t len = 0;
+};
+
+using OpBody =
+    std::variant<CreateItem, SetField, AddTag, RemoveTag, SetFollowThrough, SetAnswer, InsertText, DeleteText>;
 
 struct Op {
   std::uint64_t hlc = 0;  // assigned when the op is committed
@@ -122,11 +150,18 @@ struct Item {
   crdt::AddWinsSet<std::string> tags;
   std::map<std::string, crdt::LwwRegister<FollowThroughValue>> follow_through;
   std::map<std::pair<MemberId, std::uint32_t>, crdt::LwwRegister<std::string>> answers;
+  std::map<TextSlot, crdt::Text> texts;  // editable texts, merged character by character
 
   friend bool operator==(const Item&, const Item&) = default;
 
   const Value* Get(Field f) const;
-  std::string Text(Field f) const;        // "" when unset or not text
+  // A text field: its sequence text when it has one, else the last-writer-wins
+  // value written before texts became sequences. "" when unset or not text.
+  std::string Text(Field f) const;
+  // Check-in answers by (member, prompt), the same way.
+  std::map<std::pair<MemberId, std::uint32_t>, std::string> Answers() const;
+  // The sequence text in `slot`, or nullptr.
+  const crdt::Text* SequenceText(const TextSlot& slot) const;
   std::optional<std::int64_t> Int(Field f) const;
   bool deleted() const { return Int(Field::kDeleted).value_or(0) != 0; }
   bool visible() const { return has_create && !deleted(); }

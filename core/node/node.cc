@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <span>
 #include <map>
 #include <set>
 
@@ -246,12 +248,24 @@ struct Node::Impl {
     return *head;
   }
 
-  Status Commit(std::vector<std::vector<Op>>& batches, feed::Scope scope) {
+  // Builds a change from the state inside the write transaction (text edits
+  // read the text they diff against there, so no other process can slip a
+  // change in between). Gets the feed's device tag; leaves `ops` empty for
+  // "no change".
+  using Builder = std::function<Status(std::uint64_t device, std::vector<Op>& ops)>;
+
+  Status Commit(std::vector<std::vector<Op>>& batches, feed::Scope scope, const Builder* build = nullptr) {
     HEARTH_ASSIGN_OR_RETURN(auto txn, store->Begin());
     HEARTH_ASSIGN_OR_RETURN(crdt::HybridClock hlc, LoadClock());
     const crypto::SigningKey& signer = Signer(scope);
     const feed::FeedId& own = signer.public_key();
     const std::uint64_t stamp_tag = feed::DeviceTag(own);
+    if (build != nullptr) {
+      std::vector<Op> built;
+      HEARTH_TRY((*build)(stamp_tag, built));
+      if (built.empty()) return {};
+      batches.push_back(std::move(built));
+    }
     HEARTH_ASSIGN_OR_RETURN(storage::FeedHead head, CheckedOwnHead(own));
     const crypto::SymmetricKey& key =
         scope == feed::Scope::kPrivate ? private_record_key : shared_record_key;
@@ -319,6 +333,54 @@ struct Node::Impl {
     std::vector<std::vector<Op>> batches;
     batches.push_back(std::move(ops));
     return Commit(batches, scope);
+  }
+
+  Status CommitBuilt(feed::Scope scope, const Builder& build) {
+    std::vector<std::vector<Op>> batches;
+    return Commit(batches, scope, &build);
+  }
+
+  // The version of a text to diff a save against, as it is now.
+  static OpenedText Opened(const Item& item, const model::TextSlot& slot) {
+    const crdt::Text* t = item.SequenceText(slot);
+    if (t != nullptr && t->total_chars() > 0) return OpenedText{t->ToUtf8(), t->VisibleIds()};
+    if (slot.field == Field::kAnswer) {
+      auto answers = item.Answers();
+      auto it = answers.find({slot.member, slot.prompt});
+      return OpenedText{it == answers.end() ? std::string() : it->second, {}};
+    }
+    return OpenedText{item.Text(slot.field), {}};
+  }
+
+  // The ops that turn `opened` into `edited` in `slot` of `item`, typed by
+  // `device`. A text written before texts were sequences (no ids) is replaced
+  // whole by a sequence.
+  static Status TextEdit(const Item& item, const model::TextSlot& slot, const OpenedText& opened,
+                         const std::string& edited, std::uint64_t device, std::vector<Op>& ops) {
+    crdt::Text text;
+    if (const crdt::Text* t = item.SequenceText(slot)) text = *t;
+    std::u32string before = crdt::Utf8ToU32(opened.text);
+    std::span<const crdt::CharId> ids = opened.ids;
+    if (ids.size() != before.size()) {
+      ids = {};
+      before.clear();
+    }
+    HEARTH_ASSIGN_OR_RETURN(auto made, text.EditFrom(device, ids, before, crdt::Utf8ToU32(edited)));
+    for (const crdt::TextOp& op : made) {
+      if (const auto* ins = std::get_if<crdt::InsertOp>(&op)) {
+        ops.push_back({0, item.id, model::InsertText{slot, ins->id.seq, ins->left, ins->right,
+                                                     crdt::U32ToUtf8(ins->text)}});
+      } else {
+        const auto& del = std::get<crdt::DeleteOp>(op);
+        ops.push_back({0, item.id, model::DeleteText{slot, del.first, del.len}});
+      }
+    }
+    return {};
+  }
+
+  // A new item's text: one run typed by this device.
+  static Op NewText(ItemId id, model::TextSlot slot, const std::string& text) {
+    return {0, id, model::InsertText{slot, 0, std::nullopt, std::nullopt, text}};
   }
 
   Status LoadRoster() {
@@ -467,13 +529,13 @@ struct Node::Impl {
     v.period = item.Text(Field::kPeriod);
     if (item.kind == Kind::kCheckin) {
       std::map<MemberId, AnswerView> by_member;
-      for (const auto& [key, reg] : item.answers) {
+      for (const auto& [key, answer] : item.Answers()) {
         if (key.second >= CheckinPrompts().size()) continue;
         AnswerView& a = by_member[key.first];
         a.member_id = key.first;
         a.member = MemberName(key.first);
         a.answers.resize(CheckinPrompts().size());
-        a.answers[key.second] = reg.value;
+        a.answers[key.second] = answer;
       }
       for (auto& [id, a] : by_member) v.answers.push_back(std::move(a));
       if (v.text.empty()) {
@@ -755,8 +817,8 @@ Result<ItemId> Node::Write(const EntryDraft& d) {
   const ItemId id = NewItemId();
   std::vector<Op> ops;
   ops.push_back({0, id, model::CreateItem{Kind::kEntry, member_id(), d.is_private}});
-  ops.push_back({0, id, model::SetField{Field::kText, d.text}});
-  if (!d.title.empty()) ops.push_back({0, id, model::SetField{Field::kTitle, d.title}});
+  ops.push_back(Impl::NewText(id, {Field::kText}, d.text));
+  if (!d.title.empty()) ops.push_back(Impl::NewText(id, {Field::kTitle}, d.title));
   if (d.mood) ops.push_back({0, id, model::SetField{Field::kMood, *d.mood}});
   if (d.date) ops.push_back({0, id, model::SetField{Field::kDate, *d.date}});
   if (d.memory) ops.push_back({0, id, model::SetField{Field::kMemory, std::int64_t{1}}});
@@ -774,7 +836,7 @@ Result<ItemId> Node::Appreciate(const std::string& text) {
   const ItemId id = NewItemId();
   std::vector<Op> ops;
   ops.push_back({0, id, model::CreateItem{Kind::kAppreciation, member_id(), false}});
-  ops.push_back({0, id, model::SetField{Field::kText, text}});
+  ops.push_back(Impl::NewText(id, {Field::kText}, text));
   if (auto p = impl_->Partner()) {
     ops.push_back({0, id, model::SetField{Field::kTo, static_cast<std::int64_t>(*p)}});
   }
@@ -787,7 +849,7 @@ Result<ItemId> Node::Commit(const std::string& text, model::Rhythm rhythm, model
   const ItemId id = NewItemId();
   std::vector<Op> ops;
   ops.push_back({0, id, model::CreateItem{Kind::kCommitment, member_id(), false}});
-  ops.push_back({0, id, model::SetField{Field::kText, text}});
+  ops.push_back(Impl::NewText(id, {Field::kText}, text));
   ops.push_back({0, id, model::SetField{Field::kRhythm, static_cast<std::int64_t>(rhythm)}});
   ops.push_back({0, id, model::SetField{Field::kOwner, static_cast<std::int64_t>(owner)}});
   HEARTH_TRY(impl_->CommitOne(std::move(ops), feed::Scope::kShared));
@@ -827,14 +889,24 @@ Result<ItemId> Node::CheckIn(const std::vector<std::string>& answers) {
   }
   const std::string period = WeekPeriod(impl_->Today());
   const ItemId id = impl_->CheckinId(period);
-  std::vector<Op> ops;
-  ops.push_back({0, id, model::CreateItem{Kind::kCheckin, member_id(), false}});
-  ops.push_back({0, id, model::SetField{Field::kPeriod, period}});
-  // A skipped answer keeps what this member wrote earlier in the same week.
-  for (std::uint32_t i = 0; i < answers.size(); ++i) {
-    if (i == 0 || !answers[i].empty()) ops.push_back({0, id, model::SetAnswer{member_id(), i, answers[i]}});
-  }
-  HEARTH_TRY(impl_->CommitOne(std::move(ops), feed::Scope::kShared));
+  // The score is a number: a last-writer-wins register. The written answers
+  // are texts; answering again in the same week edits them. A skipped answer
+  // keeps what this member wrote earlier in the same week.
+  const MemberId me = member_id();
+  const Status saved = impl_->CommitBuilt(feed::Scope::kShared, [&](std::uint64_t device, std::vector<Op>& ops) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadItem(id));
+    item.id = id;
+    ops.push_back({0, id, model::CreateItem{Kind::kCheckin, me, false}});
+    ops.push_back({0, id, model::SetField{Field::kPeriod, period}});
+    ops.push_back({0, id, model::SetAnswer{me, 0, answers[0]}});
+    for (std::uint32_t i = 1; i < answers.size(); ++i) {
+      if (answers[i].empty()) continue;
+      const model::TextSlot slot{Field::kAnswer, me, i};
+      HEARTH_TRY(Impl::TextEdit(item, slot, Impl::Opened(item, slot), answers[i], device, ops));
+    }
+    return {};
+  });
+  HEARTH_TRY(saved);
   return id;
 }
 
@@ -843,17 +915,36 @@ Result<std::string> Node::Agreements() {
   return item.Text(Field::kText);
 }
 
-Status Node::SetAgreements(const std::string& text) {
+Result<OpenedText> Node::OpenAgreements() {
+  HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadItem(impl_->AgreementsId()));
+  return Impl::Opened(item, {Field::kText});
+}
+
+Status Node::SetAgreements(const OpenedText& opened, const std::string& text) {
   // Empty is refused: an empty pipe or an emptied editor must not wipe the document.
   HEARTH_TRY(CheckText("agreements document", text, kMaxTextBytes, true));
   const ItemId id = impl_->AgreementsId();
-  std::vector<Op> ops;
-  ops.push_back({0, id, model::CreateItem{Kind::kAgreements, member_id(), false}});
-  ops.push_back({0, id, model::SetField{Field::kText, text}});
-  return impl_->CommitOne(std::move(ops), feed::Scope::kShared);
+  const MemberId me = member_id();
+  return impl_->CommitBuilt(feed::Scope::kShared, [&](std::uint64_t device, std::vector<Op>& ops) -> Status {
+    HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadItem(id));
+    item.id = id;
+    HEARTH_TRY(Impl::TextEdit(item, {Field::kText}, opened, text, device, ops));
+    if (!ops.empty() || !item.has_create) ops.insert(ops.begin(), {0, id, model::CreateItem{Kind::kAgreements, me, false}});
+    return {};
+  });
 }
 
-Status Node::Edit(ItemId id, const std::string& text) {
+Status Node::SetAgreements(const std::string& text) {
+  HEARTH_ASSIGN_OR_RETURN(OpenedText opened, OpenAgreements());
+  return SetAgreements(opened, text);
+}
+
+Result<OpenedText> Node::OpenText(ItemId id) {
+  HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadVisible(id));
+  return Impl::Opened(item, {Field::kText});
+}
+
+Status Node::Edit(ItemId id, const OpenedText& opened, const std::string& text) {
   HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadVisible(id));
   if (item.kind == Kind::kCheckin) {
     return MakeError(Errc::kRefused, "Check-in answers change by running 'hearth checkin' again.");
@@ -865,8 +956,17 @@ Status Node::Edit(ItemId id, const std::string& text) {
     return MakeError(Errc::kRefused, "Only its author can edit item " + IdToHex(id) + ".");
   }
   HEARTH_TRY(CheckText("text", text, kMaxTextBytes, true));
-  return impl_->CommitOne({{0, id, model::SetField{Field::kText, text}}},
-                          item.is_private ? feed::Scope::kPrivate : feed::Scope::kShared);
+  return impl_->CommitBuilt(item.is_private ? feed::Scope::kPrivate : feed::Scope::kShared,
+                            [&](std::uint64_t device, std::vector<Op>& ops) -> Status {
+                              HEARTH_ASSIGN_OR_RETURN(Item now, impl_->LoadItem(id));
+                              now.id = id;
+                              return Impl::TextEdit(now, {Field::kText}, opened, text, device, ops);
+                            });
+}
+
+Status Node::Edit(ItemId id, const std::string& text) {
+  HEARTH_ASSIGN_OR_RETURN(OpenedText opened, OpenText(id));
+  return Edit(id, opened, text);
 }
 
 Status Node::Delete(ItemId id) {
@@ -968,8 +1068,8 @@ Result<std::vector<ItemView>> Node::Search(std::string_view query, std::size_t l
     for (const auto& [period, reg] : item.follow_through) {
       if (has(reg.value.note)) return true;
     }
-    for (const auto& [key, reg] : item.answers) {
-      if (has(reg.value)) return true;
+    for (const auto& [key, answer] : item.Answers()) {
+      if (has(answer)) return true;
     }
     return false;
   }, prefilter));

@@ -60,6 +60,13 @@ struct EntryDraft {
   bool memory = false;
 };
 
+// A text as it was opened for editing: what was shown, and the ids of its
+// characters, so a save can be diffed against exactly that version.
+struct OpenedText {
+  std::string text;
+  std::vector<crdt::CharId> ids;  // one per code point of `text`; empty before texts were sequences
+};
+
 struct FollowThroughView {
   std::string period;
   bool kept = false;
@@ -248,8 +255,15 @@ class Node {
   // Answers this week's check-in (one answer per prompt). Returns its id.
   Result<ItemId> CheckIn(const std::vector<std::string>& answers);
   Result<std::string> Agreements();
-  Status SetAgreements(const std::string& text);
-  Status Edit(ItemId id, const std::string& text);
+  // Editable texts (entry, appreciation and commitment text; the agreements)
+  // are sequence CRDTs: a save is diffed against the version that was opened,
+  // so what the partner changed meanwhile is kept (docs/text-crdt.md).
+  Result<OpenedText> OpenAgreements();
+  Status SetAgreements(const OpenedText& opened, const std::string& text);
+  Status SetAgreements(const std::string& text);  // opened now, saved now
+  Result<OpenedText> OpenText(ItemId id);
+  Status Edit(ItemId id, const OpenedText& opened, const std::string& text);
+  Status Edit(ItemId id, const std::string& text);  // opened now, saved now
   Status Delete(ItemId id);
 
   // An id from a unique hex prefix (1 to 16 digits). kNotFound, kAmbiguous.
