@@ -208,5 +208,53 @@ TEST_F(NodeTest, SharedItemsWrittenByTwoDevicesMergeToOneCheckin) {
   EXPECT_FALSE(node_->GetStatus()->checkin_due);
 }
 
+TEST_F(NodeTest, ASaveFromAStaleBufferKeepsWhatWasSavedMeanwhile) {
+  auto id = node_->Write({"Morning: coffee together.\nEvening: a walk by the river.", "Sunday", {}, {}, false, {}, false});
+  ASSERT_TRUE(id.ok()) << id.error().message;
+  // One editor opens the entry and keeps it open...
+  auto stale = node_->OpenText(*id);
+  ASSERT_TRUE(stale.ok());
+  // ...while another saves a change to the second line.
+  ASSERT_TRUE(node_->Edit(*id, "Morning: coffee together.\nEvening: a long walk by the river.").ok());
+  // The first editor saves its whole buffer, changed on the first line only.
+  auto saved = node_->Edit(*id, *stale, "Morning: coffee and pancakes together.\nEvening: a walk by the river.");
+  ASSERT_TRUE(saved.ok()) << saved.error().message;
+  auto item = node_->Get(*id);
+  ASSERT_TRUE(item.ok());
+  EXPECT_EQ(item->text, "Morning: coffee and pancakes together.\nEvening: a long walk by the river.");
+  EXPECT_EQ(item->title, "Sunday");
+  // Both survive a reopen (the sequence state is sealed at rest), and verify rebuilds it from the records.
+  node_ = Reopen();
+  ASSERT_TRUE(node_);
+  EXPECT_EQ(node_->Get(*id)->text, "Morning: coffee and pancakes together.\nEvening: a long walk by the river.");
+  EXPECT_TRUE(node_->Verify().ok());
+  // Saving the same text again writes nothing.
+  auto opened = node_->OpenText(*id);
+  ASSERT_TRUE(opened.ok());
+  const auto before = node_->GetStatus()->records_here;
+  ASSERT_TRUE(node_->Edit(*id, *opened, opened->text).ok());
+  EXPECT_EQ(node_->GetStatus()->records_here, before);
+}
+
+TEST_F(NodeTest, AgreementsAndAnswersAreEditedNotReplaced) {
+  ASSERT_TRUE(node_->SetAgreements("We listen first.\nWe sleep on hard talks.").ok());
+  auto stale = node_->OpenAgreements();
+  ASSERT_TRUE(stale.ok());
+  ASSERT_TRUE(node_->SetAgreements("We listen first.\nWe sleep on hard talks.\nWe say thank you.").ok());
+  ASSERT_TRUE(node_->SetAgreements(*stale, "We always listen first.\nWe sleep on hard talks.").ok());
+  EXPECT_EQ(*node_->Agreements(), "We always listen first.\nWe sleep on hard talks.\nWe say thank you.");
+  // Answering the week's check-in again edits the written answers.
+  ASSERT_TRUE(node_->CheckIn({"6", "the walk", "", "more sleep", ""}).ok());
+  ASSERT_TRUE(node_->CheckIn({"7", "the long walk", "", "", "money"}).ok());
+  auto list = node_->List({{Kind::kCheckin}, {}, {}, {}, {}, 0});
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  const auto& answers = (*list)[0].answers[0].answers;
+  EXPECT_EQ(answers[0], "7");
+  EXPECT_EQ(answers[1], "the long walk");
+  EXPECT_EQ(answers[3], "more sleep");
+  EXPECT_EQ(answers[4], "money");
+}
+
 }  // namespace
 }  // namespace hearth::node
