@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <map>
-#include <unordered_map>
 #include <utility>
 
 namespace hearth::crdt {
@@ -75,8 +74,7 @@ enum class Outcome { kApplied, kParked, kRefused };
 }  // namespace
 
 struct Text::Impl {
-  std::vector<Agent> agents;  // by local index
-  std::unordered_map<Agent, std::uint32_t> agent_index;
+  std::vector<Agent> agents;  // by local index; a text has few, so lookups scan
   std::vector<std::u32string> content;  // per agent, indexed by seq
   std::vector<std::uint32_t> next_seq;  // per agent: one past the highest seq held
   std::vector<std::unique_ptr<Chunk>> chunks;
@@ -98,7 +96,6 @@ struct Text::Impl {
   Impl() = default;
   Impl(const Impl& o)
       : agents(o.agents),
-        agent_index(o.agent_index),
         content(o.content),
         next_seq(o.next_seq),
         visible(o.visible),
@@ -112,18 +109,17 @@ struct Text::Impl {
   }
 
   std::uint32_t Intern(Agent a) {
-    auto [it, added] = agent_index.emplace(a, static_cast<std::uint32_t>(agents.size()));
-    if (added) {
-      agents.push_back(a);
-      content.emplace_back();
-      next_seq.push_back(0);
-    }
-    return it->second;
+    if (auto known = Known(a)) return *known;
+    agents.push_back(a);
+    content.emplace_back();
+    next_seq.push_back(0);
+    return static_cast<std::uint32_t>(agents.size() - 1);
   }
   std::optional<std::uint32_t> Known(Agent a) const {
-    auto it = agent_index.find(a);
-    if (it == agent_index.end()) return std::nullopt;
-    return it->second;
+    for (std::size_t i = 0; i < agents.size(); ++i) {
+      if (agents[i] == a) return static_cast<std::uint32_t>(i);
+    }
+    return std::nullopt;
   }
   std::optional<CharId> Public(Ref r) const {
     if (r.none()) return std::nullopt;
@@ -175,7 +171,7 @@ struct Text::Impl {
     if (ch->runs.size() <= kChunkMax) return;
     auto fresh = std::make_unique<Chunk>();
     const std::size_t half = ch->runs.size() / 2;
-    fresh->runs.reserve(kChunkMax + 4);
+    fresh->runs.reserve(kChunkMax);
     fresh->runs.assign(ch->runs.begin() + static_cast<std::ptrdiff_t>(half), ch->runs.end());
     ch->runs.resize(half);
     std::size_t moved = 0;
@@ -516,10 +512,7 @@ bool Text::Insert(Agent agent, std::size_t pos, std::u32string_view text, std::v
   const std::uint32_t seq = m.next_seq[a];
   if (text.size() > kMaxTextChars - seq) return false;
   const auto n = static_cast<std::uint32_t>(text.size());
-  if (m.chunks.empty()) {
-    m.chunks.push_back(std::make_unique<Chunk>());
-    m.chunks.back()->runs.reserve(kChunkMax + 4);
-  }
+  if (m.chunks.empty()) m.chunks.push_back(std::make_unique<Chunk>());
 
   Pos at;
   if (pos >= m.visible) {
@@ -644,7 +637,7 @@ struct Edit {
 // Its Variations", Algorithmica 1986) on the middle left after trimming the
 // common prefix and suffix. Past kMaxD differences it gives up on precision
 // and replaces the middle whole.
-constexpr std::ptrdiff_t kMaxD = 2000;
+constexpr std::ptrdiff_t kMaxD = 1000;
 
 std::vector<Edit> Diff(std::u32string_view a, std::u32string_view b) {
   std::size_t pre = 0;
@@ -689,22 +682,24 @@ std::vector<Edit> Diff(std::u32string_view a, std::u32string_view b) {
           break;
         }
       }
-      trace.push_back(v);
+      // Keep only diagonals -d..d of this round: D^2 entries in all.
+      trace.emplace_back(v.begin() + (off - d), v.begin() + (off + d + 1));
     }
     if (found) {
       // Walk back from (n, m) through the saved frontiers.
       std::vector<Edit> rev;
       std::ptrdiff_t px = n, py = m;
       for (auto d = static_cast<std::ptrdiff_t>(trace.size()) - 1; d > 0; --d) {
-        const auto& pv = trace[d - 1];
+        const auto& pv = trace[d - 1];  // diagonals -(d-1)..d-1
+        auto at = [&](std::ptrdiff_t kk) { return pv[static_cast<std::size_t>(kk + d - 1)]; };
         const std::ptrdiff_t k = px - py;
         std::ptrdiff_t prev_k;
-        if (k == -d || (k != d && pv[off + k - 1] < pv[off + k + 1])) {
+        if (k == -d || (k != d && at(k - 1) < at(k + 1))) {
           prev_k = k + 1;
         } else {
           prev_k = k - 1;
         }
-        const std::ptrdiff_t prev_x = pv[off + prev_k];
+        const std::ptrdiff_t prev_x = at(prev_k);
         const std::ptrdiff_t prev_y = prev_x - prev_k;
         while (px > prev_x && py > prev_y) --px, --py;  // the snake
         if (px == prev_x) {
@@ -887,6 +882,7 @@ namespace {
 constexpr std::uint8_t kFormat = 1;
 constexpr unsigned kFlagDeletedText = 1;  // the text of deleted runs is included
 constexpr unsigned kFlagDeflated = 2;     // the text is zlib-compressed
+constexpr std::size_t kDeflateFrom = 4096;
 
 void PutVarint(std::string& out, std::uint64_t v) {
   while (v >= 0x80) {
@@ -999,7 +995,9 @@ std::string Text::Encode(bool keep_deleted_text) const {
   const std::string utf8 = U32ToUtf8(text);
   unsigned flags = keep_deleted_text ? kFlagDeletedText : 0;
   std::string stored = utf8;
-  if (utf8.size() >= 64) {
+  // Deflate pays off on long texts only (and costs a quarter megabyte of
+  // zlib state per call): journal-sized texts are stored as they are.
+  if (utf8.size() >= kDeflateFrom) {
     uLongf cap = compressBound(static_cast<uLong>(utf8.size()));
     std::string z(cap, '\0');
     if (compress2(reinterpret_cast<Bytef*>(z.data()), &cap, reinterpret_cast<const Bytef*>(utf8.data()),
@@ -1202,7 +1200,6 @@ Result<Text> Text::Decode(std::string_view bytes) {
   for (const Run& r : runs) {
     if (m.chunks.empty() || m.chunks.back()->runs.size() >= kFill) {
       m.chunks.push_back(std::make_unique<Chunk>());
-      m.chunks.back()->runs.reserve(kChunkMax + 4);
       m.chunks.back()->order = static_cast<std::uint32_t>(m.chunks.size() - 1);
     }
     Chunk& c = *m.chunks.back();
@@ -1224,7 +1221,8 @@ Result<Text> Text::Decode(std::string_view bytes) {
 }
 
 bool operator==(const Text& a, const Text& b) {
-  return a.size() == b.size() && a.Encode(false) == b.Encode(false);
+  if (a.size() != b.size() || a.total_chars() != b.total_chars() || a.parked() != b.parked()) return false;
+  return a.Encode(false) == b.Encode(false);
 }
 
 }  // namespace hearth::crdt

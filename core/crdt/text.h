@@ -142,8 +142,8 @@ class Text {
   // ---- encoding (docs/text-crdt.md) ----
 
   // The whole state: every run with its origins, tombstones and (unless
-  // `keep_deleted_text` is false) the text of deleted runs. Deterministic:
-  // equal states encode to equal bytes. Parked operations are not included.
+  // `keep_deleted_text` is false) the text of deleted runs, and the parked
+  // operations. Deterministic: equal states encode to equal bytes.
   std::string Encode(bool keep_deleted_text = true) const;
   static Result<Text> Decode(std::string_view bytes);
 

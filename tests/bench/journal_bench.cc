@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -105,6 +106,8 @@ int main(int argc, char** argv) {
   const std::int64_t today = DayOfMs(clock.NowMs());
   std::vector<std::vector<model::Op>> actions;
   std::vector<model::ItemId> ids;
+  std::map<model::ItemId, std::uint32_t> typed;  // characters typed into each item's text
+  const std::uint64_t device = node->device_tag();
   std::size_t ops = 0;
   const std::size_t items_goal = target_ops / 5;
   while (ops < target_ops) {
@@ -117,7 +120,9 @@ int main(int argc, char** argv) {
                                : roll < 18 ? model::Kind::kAppreciation
                                            : model::Kind::kCommitment;
       a.push_back({0, id, model::CreateItem{kind, node->member_id(), false}});
-      a.push_back({0, id, model::SetField{model::Field::kText, Sentence(rng, 20 + static_cast<int>(rng() % 60))}});
+      const std::string text = Sentence(rng, 20 + static_cast<int>(rng() % 60));
+      typed[id] = static_cast<std::uint32_t>(crdt::Utf8ToU32(text).size());
+      a.push_back({0, id, model::InsertText{{model::Field::kText}, 0, std::nullopt, std::nullopt, text}});
       a.push_back({0, id, model::SetField{model::Field::kDate,
                                           today - static_cast<std::int64_t>(rng() % 3650)}});
       if (kind == model::Kind::kEntry) {
@@ -125,8 +130,12 @@ int main(int argc, char** argv) {
         a.push_back({0, id, model::AddTag{kWords[rng() % kWords.size()]}});
       }
     } else {
+      // An edit: a sentence typed at the end of the text (a sequence-CRDT run).
       const model::ItemId id = ids[rng() % ids.size()];
-      a.push_back({0, id, model::SetField{model::Field::kText, Sentence(rng, 30)}});
+      const std::string more = " " + Sentence(rng, 30);
+      std::uint32_t& n = typed[id];
+      a.push_back({0, id, model::InsertText{{model::Field::kText}, n, crdt::CharId{device, n - 1}, std::nullopt, more}});
+      n += static_cast<std::uint32_t>(crdt::Utf8ToU32(more).size());
     }
     ops += a.size();
     actions.push_back(std::move(a));

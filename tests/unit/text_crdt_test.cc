@@ -163,6 +163,33 @@ TEST(TextCrdt, EditFromReplacesAndDeletes) {
   EXPECT_FALSE(t.EditFrom(2, foreign, U("x"), U("y")).ok());
 }
 
+TEST(TextCrdt, EditFromGivesTheEditedTextForSmallAndHugeDiffs) {
+  std::mt19937_64 rng(7);
+  for (int changes : {1, 10, 300, 3000}) {
+    SCOPED_TRACE(std::to_string(changes) + " changes");
+    std::u32string base;
+    for (int i = 0; i < 5000; ++i) base.push_back(U'a' + static_cast<char32_t>(rng() % 26));
+    Text t;
+    ASSERT_TRUE(t.Insert(1, 0, base));
+    std::u32string edited = base;
+    for (int c = 0; c < changes; ++c) {
+      const std::size_t at = rng() % (edited.size() + 1);
+      if (rng() % 2 == 0 && at < edited.size()) {
+        edited.erase(at, 1 + rng() % 3);
+      } else {
+        edited.insert(at, 1 + rng() % 3, U'A' + static_cast<char32_t>(rng() % 26));
+      }
+    }
+    auto ops = t.EditFrom(2, t.VisibleIds(), base, edited);
+    ASSERT_TRUE(ops.ok());
+    EXPECT_EQ(t.ToU32(), edited);
+    Text other;
+    ASSERT_TRUE(other.Insert(1, 0, base));
+    ApplyAll(other, ops.value());
+    EXPECT_TRUE(other == t);
+  }
+}
+
 TEST(TextCrdt, EncodingRoundTripsAndIsCanonical) {
   Text a, b;
   std::vector<TextOp> ops;
