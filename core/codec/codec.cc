@@ -229,7 +229,8 @@ Bytes EncodeItem(const model::Item& item) {
   for (const auto& [slot, text] : item.texts) {
     auto* t = s.add_texts();
     SlotToPb(slot, t);
-    t->set_crdt(text.Encode(false));
+    // Not deflated: search's prefilter looks for the query in the plain bytes.
+    t->set_crdt(text.Encode(false, false));
   }
   Bytes out(s.ByteSizeLong());
   s.SerializeWithCachedSizesToArray(out.data());

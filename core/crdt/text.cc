@@ -930,7 +930,7 @@ enum : unsigned { kRightNone = 0, kRightNext = 1, kRightSame = 2, kRightExplicit
 
 }  // namespace
 
-std::string Text::Encode(bool keep_deleted_text) const {
+std::string Text::Encode(bool keep_deleted_text, bool deflate) const {
   const Impl& m = *impl_;
   keep_deleted_text = keep_deleted_text && !m.deleted_text_dropped;
   // Runs in order, merged where an in-memory split left two halves apart.
@@ -997,7 +997,7 @@ std::string Text::Encode(bool keep_deleted_text) const {
   std::string stored = utf8;
   // Deflate pays off on long texts only (and costs a quarter megabyte of
   // zlib state per call): journal-sized texts are stored as they are.
-  if (utf8.size() >= kDeflateFrom) {
+  if (deflate && utf8.size() >= kDeflateFrom) {
     uLongf cap = compressBound(static_cast<uLong>(utf8.size()));
     std::string z(cap, '\0');
     if (compress2(reinterpret_cast<Bytef*>(z.data()), &cap, reinterpret_cast<const Bytef*>(utf8.data()),
@@ -1222,7 +1222,7 @@ Result<Text> Text::Decode(std::string_view bytes) {
 
 bool operator==(const Text& a, const Text& b) {
   if (a.size() != b.size() || a.total_chars() != b.total_chars() || a.parked() != b.parked()) return false;
-  return a.Encode(false) == b.Encode(false);
+  return a.Encode(false, false) == b.Encode(false, false);
 }
 
 }  // namespace hearth::crdt

@@ -144,7 +144,9 @@ class Text {
   // The whole state: every run with its origins, tombstones and (unless
   // `keep_deleted_text` is false) the text of deleted runs, and the parked
   // operations. Deterministic: equal states encode to equal bytes.
-  std::string Encode(bool keep_deleted_text = true) const;
+  // With `deflate`, a text over 4 KiB is zlib-compressed; without, the
+  // visible text appears verbatim (UTF-8, in order) inside the encoding.
+  std::string Encode(bool keep_deleted_text = true, bool deflate = true) const;
   static Result<Text> Decode(std::string_view bytes);
 
   friend bool operator==(const Text& a, const Text& b);

@@ -236,6 +236,18 @@ TEST_F(NodeTest, ASaveFromAStaleBufferKeepsWhatWasSavedMeanwhile) {
   EXPECT_EQ(node_->GetStatus()->records_here, before);
 }
 
+TEST_F(NodeTest, SearchFindsWordsInLongTexts) {
+  std::string text;
+  while (text.size() < 20000) text += "a long day of ordinary words ";
+  text += "lighthouse";
+  auto id = node_->Write({text, "", {}, {}, false, {}, false});
+  ASSERT_TRUE(id.ok());
+  auto found = node_->Search("lighthouse", 10);
+  ASSERT_TRUE(found.ok());
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].id, *id);
+}
+
 TEST_F(NodeTest, AgreementsAndAnswersAreEditedNotReplaced) {
   ASSERT_TRUE(node_->SetAgreements("We listen first.\nWe sleep on hard talks.").ok());
   auto stale = node_->OpenAgreements();
