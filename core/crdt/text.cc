@@ -6,6 +6,8 @@
 #include <map>
 #include <utility>
 
+#include "core/base/bytes.h"
+
 namespace hearth::crdt {
 
 namespace {
@@ -625,9 +627,9 @@ std::string Text::ToUtf8() const { return U32ToUtf8(ToU32()); }
 
 namespace {
 
-// One step of an edit script over the opened text: keep, delete or insert.
+// One step of an edit script over the opened text: a delete or an insert.
 struct Edit {
-  enum Kind { kKeep, kDelete, kInsert } kind;
+  enum Kind { kDelete, kInsert } kind;
   std::size_t old_pos;  // index in the opened text where the step applies
   std::size_t new_pos;  // index in the edited text
   std::size_t len;
@@ -884,6 +886,13 @@ constexpr unsigned kFlagDeletedText = 1;  // the text of deleted runs is include
 constexpr unsigned kFlagDeflated = 2;     // the text is zlib-compressed
 constexpr std::size_t kDeflateFrom = 4096;
 
+void PutU64(std::string& out, std::uint64_t v) {
+  for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>(v >> (8 * b)));
+}
+std::uint64_t GetU64(std::string_view eight) {
+  return GetU64Le(reinterpret_cast<const std::uint8_t*>(eight.data()));
+}
+
 void PutVarint(std::string& out, std::uint64_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<char>(v | 0x80));
@@ -959,7 +968,7 @@ std::string Text::Encode(bool keep_deleted_text, bool deflate) const {
   out.push_back(static_cast<char>(kFormat));
   PutVarint(out, order.size());
   for (std::uint32_t i : order) {
-    for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>(m.agents[i] >> (8 * b)));
+    PutU64(out, m.agents[i]);
   }
   PutVarint(out, runs.size());
   std::vector<std::uint32_t> last_end(m.agents.size(), 0);
@@ -1014,7 +1023,7 @@ std::string Text::Encode(bool keep_deleted_text, bool deflate) const {
   out += stored;
   // Operations still waiting for what they depend on.
   auto put_id = [&](const CharId& id) {
-    for (int b = 0; b < 8; ++b) out.push_back(static_cast<char>(id.agent >> (8 * b)));
+    PutU64(out, id.agent);
     PutVarint(out, id.seq);
   };
   PutVarint(out, m.parked.size());
@@ -1049,8 +1058,7 @@ Result<Text> Text::Decode(std::string_view bytes) {
   for (std::uint64_t i = 0; i < agent_count; ++i) {
     std::string_view b;
     (void)in.Bytes(8, b);
-    Agent a = 0;
-    for (int k = 7; k >= 0; --k) a = (a << 8) | static_cast<unsigned char>(b[static_cast<std::size_t>(k)]);
+    const Agent a = GetU64(b);
     if (i > 0 && a <= m.agents.back()) return bad;
     m.Intern(a);
   }
@@ -1137,8 +1145,7 @@ Result<Text> Text::Decode(std::string_view bytes) {
     std::string_view b;
     std::uint64_t seq = 0;
     if (!in.Bytes(8, b)) return false;
-    id.agent = 0;
-    for (int k = 7; k >= 0; --k) id.agent = (id.agent << 8) | static_cast<unsigned char>(b[static_cast<std::size_t>(k)]);
+    id.agent = GetU64(b);
     if (!in.Varint(seq) || seq >= kMaxTextChars) return false;
     id.seq = static_cast<std::uint32_t>(seq);
     return true;

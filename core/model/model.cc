@@ -74,11 +74,14 @@ struct Applier {
   }
   // A text op the CRDT refuses (malformed ids) changes nothing.
   void operator()(const InsertText& t) const {
-    (void)item.texts[t.slot].Apply(
-        crdt::InsertOp{crdt::CharId{stamp.device, t.seq}, t.left, t.right, crdt::Utf8ToU32(t.text)});
+    ApplyText(t.slot, crdt::InsertOp{crdt::CharId{stamp.device, t.seq}, t.left, t.right, crdt::Utf8ToU32(t.text)});
   }
-  void operator()(const DeleteText& t) const {
-    (void)item.texts[t.slot].Apply(crdt::DeleteOp{t.first, t.len});
+  void operator()(const DeleteText& t) const { ApplyText(t.slot, crdt::DeleteOp{t.first, t.len}); }
+  // A slot that holds nothing after the op (it was refused) is not kept.
+  void ApplyText(const TextSlot& slot, const crdt::TextOp& op) const {
+    auto [it, added] = item.texts.try_emplace(slot);
+    (void)it->second.Apply(op);
+    if (added && it->second.total_chars() == 0 && it->second.parked() == 0) item.texts.erase(it);
   }
 };
 
