@@ -13,6 +13,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "cli/export/document.h"
 #include "cli/json_view.h"
 #include "cli/terminal.h"
 #include "core/base/dates.h"
@@ -301,10 +302,22 @@ int Run(int argc, char** argv) {
   }
 
   // ---- checkin ----
-  auto* checkin = app.add_subcommand("checkin", "Answer this week's check-in");
-  std::optional<std::string> answers_file;
+  auto* checkin = app.add_subcommand("checkin", "Answer this period's check-in");
+  std::optional<std::string> answers_file, checkin_every;
   checkin->add_option("--answers-file", answers_file, "Answers, one per line in prompt order");
+  checkin->add_option("--every", checkin_every,
+                      "Set how often the two of you check in: week (the default) or month; answers nothing");
   handlers[checkin] = [&](Session& s) -> Status {
+    if (checkin_every) {
+      if (*checkin_every != "week" && *checkin_every != "month") {
+        return MakeError(Errc::kInvalidInput, "--every must be week or month, not '" + *checkin_every + "'.");
+      }
+      HEARTH_TRY(s.Open());
+      HEARTH_TRY(s.node->SetCheckinRhythm(*checkin_every == "week" ? model::Rhythm::kWeek : model::Rhythm::kMonth));
+      std::cout << "Check-ins are now " << (*checkin_every == "week" ? "weekly" : "monthly")
+                << " for both of you (it reaches your partner at the next sync).\n";
+      return {};
+    }
     // Unlock first, so a wrong passphrase never costs the answers.
     HEARTH_TRY(s.Open());
     const auto& prompts = node::CheckinPrompts();
@@ -324,7 +337,9 @@ int Run(int argc, char** argv) {
       }
       answers.resize(prompts.size());
     } else {
-      std::cout << "This week's check-in. Press Enter to skip a question (all but the first).\n";
+      std::cout << "This " << RhythmName(s.node->CheckinRhythm())
+                << "'s check-in. Your answers stay sealed until your partner has answered too.\n"
+                << "Press Enter to skip a question (all but the first).\n";
       for (std::size_t i = 0; i < prompts.size(); ++i) {
         std::cout << "\n" << prompts[i] << "\n> " << std::flush;
         std::string line;
@@ -343,7 +358,68 @@ int Run(int argc, char** argv) {
     }
     for (auto& a : answers) a = TrimEnd(a);
     HEARTH_ASSIGN_OR_RETURN(auto id, s.node->CheckIn(answers));
-    std::cout << "Saved your check-in " << IdToHex(id) << ". Thank you for taking the time.\n";
+    std::cout << "Saved your check-in " << IdToHex(id).substr(0, 8) << ". Thank you for taking the time.\n";
+    HEARTH_ASSIGN_OR_RETURN(auto view, s.node->Get(id));
+    bool partner = false, partner_open = false;
+    for (const auto& a : view.answers) {
+      if (a.member_id == s.node->member_id()) continue;
+      partner = true;
+      partner_open = !a.sealed;
+    }
+    if (!partner) {
+      std::cout << "Your answers are sealed until your partner answers this check-in too.\n";
+    } else if (partner_open) {
+      std::cout << "Your partner's answers are open: 'hearth show " << IdToHex(id).substr(0, 8) << "'.\n";
+    } else {
+      std::cout << "Your partner has answered too. Their answers open once their device has received yours "
+                   "(at the next sync).\n";
+    }
+    return {};
+  };
+
+  // ---- renegotiate ----
+  auto* reneg = app.add_subcommand("renegotiate", "Reshape a commitment; the old one and its history stay");
+  std::string reneg_id, reneg_text;
+  std::optional<std::string> reneg_every, reneg_owner;
+  reneg->add_option("id", reneg_id, "The commitment's id (a unique prefix is enough)")->required();
+  reneg->add_option("text", reneg_text, "The commitment as you agree on it now")->required();
+  reneg->add_option("--every", reneg_every, "Rhythm: day, week or month (default: as before)");
+  reneg->add_option("--owner", reneg_owner, "Who keeps it: me, partner or both (default: the same people)");
+  handlers[reneg] = [&](Session& s) -> Status {
+    const std::map<std::string, model::Rhythm> rhythms = {
+        {"day", model::Rhythm::kDay}, {"week", model::Rhythm::kWeek}, {"month", model::Rhythm::kMonth}};
+    const std::map<std::string, model::Owner> owners = {
+        {"me", model::Owner::kAuthor}, {"partner", model::Owner::kPartner}, {"both", model::Owner::kBoth}};
+    if (reneg_every && !rhythms.contains(*reneg_every)) {
+      return MakeError(Errc::kInvalidInput, "--every must be day, week or month, not '" + *reneg_every + "'.");
+    }
+    if (reneg_owner && !owners.contains(*reneg_owner)) {
+      return MakeError(Errc::kInvalidInput, "--owner must be me, partner or both, not '" + *reneg_owner + "'.");
+    }
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(auto old_id, s.node->Resolve(reneg_id));
+    std::optional<model::Rhythm> r;
+    std::optional<model::Owner> o;
+    if (reneg_every) r = rhythms.at(*reneg_every);
+    if (reneg_owner) o = owners.at(*reneg_owner);
+    HEARTH_ASSIGN_OR_RETURN(auto id, s.node->Renegotiate(old_id, reneg_text, r, o));
+    std::cout << "Renegotiated: the commitment is now " << IdToHex(id).substr(0, 8) << ". The old one ("
+              << IdToHex(old_id).substr(0, 8) << ") keeps its follow-through as history.\n";
+    return {};
+  };
+
+  // ---- signals ----
+  auto* signals_cmd = app.add_subcommand("signals", "Turn the gentle signals in 'hearth status' on or off (this device)");
+  std::string signals_state;
+  signals_cmd->add_option("state", signals_state, "on or off")->required();
+  handlers[signals_cmd] = [&](Session& s) -> Status {
+    if (signals_state != "on" && signals_state != "off") {
+      return MakeError(Errc::kInvalidInput, "Say 'hearth signals on' or 'hearth signals off'.");
+    }
+    HEARTH_TRY(s.Open());
+    HEARTH_TRY(s.node->SetSignals(signals_state == "on"));
+    std::cout << (signals_state == "on" ? "Gentle signals are on: 'hearth status' shows them on this device.\n"
+                                        : "Gentle signals are off on this device.\n");
     return {};
   };
 
@@ -553,6 +629,78 @@ int Run(int argc, char** argv) {
     }
     std::cout << (on_this_day ? "On this day in earlier years:\n\n" : "From your past together:\n\n");
     for (const auto& it : items) std::cout << ItemDetails(it) << "\n";
+    return {};
+  };
+
+  // ---- export ----
+  auto* exp = app.add_subcommand("export", "A document of a chosen period, to bring to a therapy session");
+  std::string exp_format, exp_paper = "a4";
+  std::optional<std::string> exp_from, exp_to, exp_author, exp_out;
+  std::vector<std::string> exp_kinds, exp_tags;
+  bool exp_private = false;
+  exp->add_option("--format", exp_format, "md, html, pdf or json")->required();
+  exp->add_option("--from", exp_from, "From this day, YYYY-MM-DD (default: the first item)");
+  exp->add_option("--to", exp_to, "To this day, YYYY-MM-DD (default: today)");
+  exp->add_option("--kind", exp_kinds, "entry, appreciation, commitment or checkin (repeatable; default all)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  exp->add_option("--tag", exp_tags, "Only items with this tag (repeatable: any of them)")
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  exp->add_option("--author", exp_author, "Only items by this member");
+  exp->add_flag("--include-private", exp_private, "Include your own private entries (never your partner's)");
+  exp->add_option("--paper", exp_paper, "PDF paper size: a4 (default) or letter");
+  exp->add_option("--out", exp_out, "The file to write (default: standard output; for pdf, a file named after the period)");
+  handlers[exp] = [&](Session& s) -> Status {
+    const std::map<std::string, exporter::Format> formats = {{"md", exporter::Format::kMarkdown},
+                                                             {"markdown", exporter::Format::kMarkdown},
+                                                             {"html", exporter::Format::kHtml},
+                                                             {"pdf", exporter::Format::kPdf},
+                                                             {"json", exporter::Format::kJson}};
+    if (!formats.contains(exp_format)) {
+      return MakeError(Errc::kInvalidInput, "--format must be md, html, pdf or json, not '" + exp_format + "'.");
+    }
+    if (exp_paper != "a4" && exp_paper != "letter") {
+      return MakeError(Errc::kInvalidInput, "--paper must be a4 or letter, not '" + exp_paper + "'.");
+    }
+    exporter::Filters f;
+    for (const auto& k : exp_kinds) {
+      auto kind = KindFromName(k);
+      if (!kind || *kind == model::Kind::kAgreements) {
+        return MakeError(Errc::kInvalidInput, "Unknown kind '" + k + "': use entry, appreciation, commitment or checkin.");
+      }
+      if (std::find(f.kinds.begin(), f.kinds.end(), *kind) == f.kinds.end()) f.kinds.push_back(*kind);
+    }
+    if (exp_from) {
+      HEARTH_ASSIGN_OR_RETURN(f.from_day, ParseDay(*exp_from, "--from"));
+    }
+    if (exp_to) {
+      HEARTH_ASSIGN_OR_RETURN(f.to_day, ParseDay(*exp_to, "--to"));
+    }
+    f.tags = exp_tags;
+    f.author = exp_author;
+    f.include_private = exp_private;
+    const exporter::Format format = formats.at(exp_format);
+    HEARTH_TRY(s.Open());
+    HEARTH_ASSIGN_OR_RETURN(exporter::Document doc, exporter::BuildDocument(*s.node, f));
+    if (format == exporter::Format::kPdf) {
+      const std::string out =
+          exp_out.value_or("hearth-" + FormatDate(doc.from_day) + "-to-" + FormatDate(doc.to_day) + ".pdf");
+      HEARTH_TRY(exporter::RenderPdf(doc, exp_paper == "letter" ? exporter::Paper::kLetter : exporter::Paper::kA4, out));
+      std::cerr << "Wrote " << out << " (" << doc.items.size() << " items). It holds your words in the clear: "
+                << "keep it somewhere private.\n";
+      return {};
+    }
+    const std::string text = format == exporter::Format::kMarkdown ? exporter::RenderMarkdown(doc)
+                             : format == exporter::Format::kHtml   ? exporter::RenderHtml(doc)
+                                                                   : exporter::RenderJson(doc);
+    if (!exp_out) {
+      std::cout << text << std::flush;
+      return {};
+    }
+    HEARTH_TRY(WriteFileAtomically(*exp_out, text));
+    std::cerr << "Wrote " << *exp_out << " (" << doc.items.size() << " items). It holds your words in the clear: "
+              << "keep it somewhere private.\n";
     return {};
   };
 

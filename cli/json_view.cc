@@ -101,6 +101,12 @@ json ItemJson(const node::ItemView& v) {
         ft.push_back({{"period", f.period}, {"kept", f.kept}, {"note", f.note}});
       }
       j["follow_through"] = ft;
+      j["current_period"] = v.current_period;
+      j["streak"] = v.stats.streak;
+      j["kept_last_4"] = {{"kept", v.stats.kept4}, {"recorded", v.stats.recorded4}};
+      j["kept_last_12"] = {{"kept", v.stats.kept12}, {"recorded", v.stats.recorded12}};
+      j["replaces"] = v.replaces ? json(IdToHex(v.replaces)) : json(nullptr);
+      j["replaced_by"] = v.replaced_by ? json(IdToHex(v.replaced_by)) : json(nullptr);
       break;
     }
     case Kind::kCheckin: {
@@ -109,6 +115,7 @@ json ItemJson(const node::ItemView& v) {
       for (const auto& a : v.answers) {
         json one;
         one["member"] = a.member;
+        one["sealed"] = a.sealed;
         for (std::size_t i = 0; i < a.answers.size() && i < std::size(kAnswerKeys); ++i) {
           if (i == 0) {
             int score = 0;
@@ -117,7 +124,7 @@ json ItemJson(const node::ItemView& v) {
             } catch (...) {
               score = 0;
             }
-            one[kAnswerKeys[0]] = score >= 1 && score <= 10 ? json(score) : json(nullptr);
+            one[kAnswerKeys[0]] = score >= 1 && score <= 10 && !a.sealed ? json(score) : json(nullptr);
           } else {
             one[kAnswerKeys[i]] = a.answers[i];
           }
@@ -161,7 +168,13 @@ json StatusJson(const node::StatusView& s) {
   j["forks"] = s.forks;
   j["records"] = {{"this_device", s.records_here}, {"total", s.records_total}, {"unsynced", unsynced}};
   j["passphrase"] = s.passphrase;
-  j["checkin"] = {{"period", s.checkin_period}, {"due", s.checkin_due}};
+  j["checkin"] = {{"period", s.checkin_period},
+                  {"due", s.checkin_due},
+                  {"every", RhythmName(s.checkin_rhythm)},
+                  {"partner_answered", s.checkin_partner_answered},
+                  {"next", FormatDate(s.checkin_next_day)}};
+  j["signals"] = s.signals;
+  j["signals_enabled"] = s.signals_enabled;
   j["commitments_due"] = json::array();
   for (const auto& c : s.commitments_due) {
     j["commitments_due"].push_back(
@@ -208,8 +221,18 @@ std::string ItemDetails(const node::ItemView& v) {
       o << "for " << v.to << "\n\n" << v.text << "\n";
       break;
     case Kind::kCommitment:
-      o << "every " << RhythmName(v.rhythm) << ", kept by " << OwnerName(v.owner) << "\n\n"
-        << v.text << "\n";
+      o << "every " << RhythmName(v.rhythm) << ", kept by " << OwnerName(v.owner) << "\n";
+      if (v.replaced_by != 0) {
+        o << "renegotiated: now " << IdToHex(v.replaced_by) << " (this is its history)\n";
+      }
+      if (v.replaces != 0) o << "renegotiated from " << IdToHex(v.replaces) << "\n";
+      o << "\n" << v.text << "\n";
+      if (v.replaced_by == 0) {
+        o << "\nstreak: " << v.stats.streak << " " << RhythmName(v.rhythm) << (v.stats.streak == 1 ? "" : "s")
+          << " kept in a row\n";
+        o << "kept: " << v.stats.kept4 << " of the last " << v.stats.recorded4 << " recorded (of 4 " << RhythmName(v.rhythm)
+          << "s), " << v.stats.kept12 << " of " << v.stats.recorded12 << " (of 12)\n";
+      }
       if (!v.follow_through.empty()) o << "\nfollow-through:\n";
       for (const auto& f : v.follow_through) {
         o << "  " << f.period << "  " << (f.kept ? "kept" : "missed");
@@ -218,10 +241,14 @@ std::string ItemDetails(const node::ItemView& v) {
       }
       break;
     case Kind::kCheckin: {
-      o << "week " << v.period << "\n";
+      o << "period " << v.period << "\n";
       const auto& prompts = node::CheckinPrompts();
       for (const auto& a : v.answers) {
         o << "\n" << a.member << ":\n";
+        if (a.sealed) {
+          o << "  (answered; sealed until you have answered this check-in too)\n";
+          continue;
+        }
         for (std::size_t i = 0; i < a.answers.size() && i < prompts.size(); ++i) {
           o << "  " << prompts[i] << "\n    " << (a.answers[i].empty() ? "-" : a.answers[i]) << "\n";
         }
@@ -263,14 +290,22 @@ std::string StatusText(const node::StatusView& s) {
   }
   o << "Keys: " << (s.passphrase ? "protected by your passphrase" : "stored without a passphrase")
     << ".\n";
+  const std::string period_word = RhythmName(s.checkin_rhythm);
   if (s.checkin_due) {
-    o << "A check-in is due this week (" << s.checkin_period << "): run 'hearth checkin'.\n";
+    o << "A check-in is due this " << period_word << " (" << s.checkin_period << "): run 'hearth checkin'.";
+    if (s.checkin_partner_answered) o << " Your partner has answered; their answers open once you have too.";
+    o << "\n";
   } else {
-    o << "You have checked in this week (" << s.checkin_period << ").\n";
+    o << "You have checked in this " << period_word << " (" << s.checkin_period << "); the next one is due from "
+      << FormatDate(s.checkin_next_day) << ".\n";
   }
   for (const auto& c : s.commitments_due) {
     o << "Due this " << RhythmName(c.rhythm) << ": " << c.text.substr(0, c.text.find('\n')) << " ("
       << IdToHex(c.id).substr(0, 8) << ": 'hearth keep' or 'hearth miss')\n";
+  }
+  if (!s.signals.empty()) {
+    o << "\nGentle signals (only on this device; 'hearth signals off' hides them):\n";
+    for (const auto& line : s.signals) o << "  - " << line << "\n";
   }
   return o.str();
 }

@@ -113,6 +113,37 @@ Result<std::string> ReadTextFile(const std::string& path, std::size_t max_bytes)
   return r;
 }
 
+Status WriteFileAtomically(const std::string& path, std::string_view bytes) {
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  const auto fail = [&](const char* what) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return MakeError(Errc::kStorage, std::string("Could not ") + what + " " + path + ": " + std::strerror(err) + ".");
+  };
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    return MakeError(Errc::kStorage, "Could not write " + path + ": " + std::strerror(err) + ".");
+  }
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ::close(fd);
+      return fail("write");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    return fail("write");
+  }
+  if (::close(fd) != 0) return fail("write");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail("write");
+  return {};
+}
+
 std::string TrimEnd(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) {
     s.pop_back();

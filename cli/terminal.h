@@ -18,6 +18,12 @@ Result<std::string> ReadStdin(std::size_t max_bytes);
 // Reads a whole (bounded) file.
 Result<std::string> ReadTextFile(const std::string& path, std::size_t max_bytes);
 
+// Writes `bytes` to `path` whole or not at all: a temporary file beside it
+// (mode 0600: an export holds the couple's words in the clear), flushed to
+// disk, then renamed over `path`. kStorage with the reason (a full disk, no
+// permission) and no file left behind on failure.
+Status WriteFileAtomically(const std::string& path, std::string_view bytes);
+
 // Removes trailing spaces, tabs and newlines.
 std::string TrimEnd(std::string s);
 

@@ -63,7 +63,13 @@ Status SyncSession::LocalChanged() {
     FillHead(*h->add_feeds(), head);
     announced_[head.feed] = head.length;
   }
-  if (h->feeds_size() > 0) Send(m);
+  if (h->feeds_size() > 0) {
+    Send(m);
+    // The peer has not caught up with this yet: a one-shot sync waits for
+    // its next CaughtUp (so a record written mid-session, such as a
+    // check-in reveal, is delivered before the session ends).
+    peer_caught_up_ = false;
+  }
   return {};
 }
 
@@ -103,6 +109,8 @@ Status SyncSession::OnHeads(const pb::Heads& heads) {
     if (h.length >= known.length) known = h;
   }
   heard_heads_ = true;
+  // New heads ask for a new CaughtUp once they are fetched (the peer waits for it).
+  sent_caught_up_ = false;
   HEARTH_TRY(RequestMissing());
   return MaybeCaughtUp();
 }
@@ -179,6 +187,8 @@ Status SyncSession::OnRecords(const pb::Records& batch) {
     } else {
       stats_.records_received += outcome->applied;
       stats_.duplicates += outcome->duplicates;
+      // The node answered with a record of its own (a check-in reveal): offer it.
+      if (outcome->wrote) HEARTH_TRY(LocalChanged());
     }
   } else if (auto it = offered_.find(f); it != offered_.end()) {
     // The peer has nothing for us after all (it may not send this feed).

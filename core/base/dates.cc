@@ -133,4 +133,41 @@ std::string MonthPeriod(std::int64_t day) {
   return buf;
 }
 
+std::optional<std::int64_t> PeriodFirstDay(std::string_view period) {
+  const auto digits = [&](std::size_t at, std::size_t n) -> std::optional<int> {
+    if (at + n > period.size()) return std::nullopt;
+    int v = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (period[i] < '0' || period[i] > '9') return std::nullopt;
+      v = v * 10 + (period[i] - '0');
+    }
+    return v;
+  };
+  const auto year = digits(0, 4);
+  if (!year || period.size() < 7 || period[4] != '-') return std::nullopt;
+  if (period.size() == 10) return ParseDate(period);
+  if (period.size() == 7) {
+    const auto month = digits(5, 2);
+    if (!month || *month < 1 || *month > 12) return std::nullopt;
+    return DaysFromCivil({*year, static_cast<unsigned>(*month), 1});
+  }
+  if (period.size() == 8 && period[5] == 'W') {
+    const auto week = digits(6, 2);
+    if (!week || *week < 1 || *week > 53) return std::nullopt;
+    // ISO 8601: week 1 is the week holding 4 January.
+    const std::int64_t first = WeekStart(DaysFromCivil({*year, 1, 4})) + 7 * (*week - 1);
+    if (WeekPeriod(first) != period) return std::nullopt;  // a week 53 the year does not have
+    return first;
+  }
+  return std::nullopt;
+}
+
+std::int64_t WeekStart(std::int64_t day) { return day - ((day + 3) % 7 + 7) % 7; }
+
+std::int64_t MonthStart(std::int64_t day) {
+  CivilDate c = CivilFromDays(day);
+  c.day = 1;
+  return DaysFromCivil(c);
+}
+
 }  // namespace hearth

@@ -33,5 +33,10 @@ std::optional<std::int64_t> ParseTimestamp(std::string_view text);
 std::string DayPeriod(std::int64_t day);    // 2026-11-22
 std::string WeekPeriod(std::int64_t day);   // 2026-W47 (ISO 8601 week)
 std::string MonthPeriod(std::int64_t day);  // 2026-11
+// The first day of a period named as above (2026-11-22, 2026-W47, 2026-11);
+// nullopt for anything else.
+std::optional<std::int64_t> PeriodFirstDay(std::string_view period);
+std::int64_t WeekStart(std::int64_t day);   // the Monday of the ISO week holding `day`
+std::int64_t MonthStart(std::int64_t day);  // the first day of the month holding `day`
 
 }  // namespace hearth

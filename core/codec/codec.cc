@@ -6,6 +6,12 @@ namespace hearth::codec {
 
 namespace {
 
+Bytes ToBytes(const std::string& s) {
+  ByteView b = AsBytes(s);
+  return Bytes(b.begin(), b.end());
+}
+
+
 using model::Field;
 using model::Kind;
 
@@ -116,6 +122,14 @@ Bytes EncodeOpBatch(const std::vector<model::Op>& ops) {
             SlotToPb(body.slot, t);
             ToPb(body.first, t->mutable_first());
             t->set_len(body.len);
+          } else if constexpr (std::is_same_v<T, model::SealAnswers>) {
+            auto* a = p->mutable_seal_answers();
+            a->set_member(body.member);
+            a->set_sealed(body.sealed.data(), body.sealed.size());
+          } else if constexpr (std::is_same_v<T, model::RevealKey>) {
+            auto* r = p->mutable_reveal_key();
+            r->set_member(body.member);
+            r->set_key(body.key.data(), body.key.size());
           }
         },
         op.body);
@@ -184,6 +198,13 @@ Result<std::vector<model::Op>> DecodeOpBatch(ByteView bytes) {
         op.body = model::DeleteText{*slot, FromPb(t.first()), t.len()};
         break;
       }
+      case pb::Op::kSealAnswers:
+        op.body = model::SealAnswers{p.seal_answers().member(), ToBytes(p.seal_answers().sealed())};
+        break;
+      case pb::Op::kRevealKey:
+        if (p.reveal_key().key().size() != kSealKeySize) continue;
+        op.body = model::RevealKey{p.reveal_key().member(), ToBytes(p.reveal_key().key())};
+        break;
       default:
         continue;  // an op kind from a newer version: skipped, not an error
     }
@@ -226,6 +247,18 @@ Bytes EncodeItem(const model::Item& item) {
     ToPb(reg.at, a->mutable_reg()->mutable_at());
     a->mutable_reg()->mutable_value()->set_text_value(reg.value);
   }
+  for (const auto& [at, sealed] : item.sealed) {
+    auto* r = s.add_sealed();
+    ToPb(at, r->mutable_at());
+    r->set_member(sealed.member);
+    r->set_sealed(sealed.sealed.data(), sealed.sealed.size());
+  }
+  for (const auto& [member, reg] : item.revealed) {
+    auto* r = s.add_revealed();
+    r->set_member(member);
+    ToPb(reg.at, r->mutable_at());
+    r->set_key(reg.value.data(), reg.value.size());
+  }
   for (const auto& [slot, text] : item.texts) {
     auto* t = s.add_texts();
     SlotToPb(slot, t);
@@ -265,6 +298,8 @@ Result<model::Item> DecodeItem(ByteView bytes) {
   for (const auto& a : s.answers()) {
     item.answers[{a.member(), a.prompt()}] = {FromPb(a.reg().at()), a.reg().value().text_value()};
   }
+  for (const auto& r : s.sealed()) item.sealed[FromPb(r.at())] = {r.member(), ToBytes(r.sealed())};
+  for (const auto& r : s.revealed()) item.revealed[r.member()] = {FromPb(r.at()), ToBytes(r.key())};
   for (const auto& t : s.texts()) {
     auto slot = SlotFromPb(t);
     if (!slot) continue;

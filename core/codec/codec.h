@@ -17,6 +17,8 @@ namespace hearth::codec {
 // Upper bounds on decoded content; a batch beyond them is refused as damaged.
 inline constexpr std::size_t kMaxOpsPerBatch = 65536;
 inline constexpr std::size_t kMaxObservedPerRemove = 4096;
+// A revealed check-in seal key (model::RevealKey) is exactly this long.
+inline constexpr std::size_t kSealKeySize = 32;
 
 Bytes EncodeOpBatch(const std::vector<model::Op>& ops);
 Result<std::vector<model::Op>> DecodeOpBatch(ByteView bytes);

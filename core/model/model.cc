@@ -77,6 +77,8 @@ struct Applier {
     ApplyText(t.slot, crdt::InsertOp{crdt::CharId{stamp.device, t.seq}, t.left, t.right, crdt::Utf8ToU32(t.text)});
   }
   void operator()(const DeleteText& t) const { ApplyText(t.slot, crdt::DeleteOp{t.first, t.len}); }
+  void operator()(const SealAnswers& s) const { item.sealed[stamp] = SealedAnswers{s.member, s.sealed}; }
+  void operator()(const RevealKey& r) const { item.revealed[r.member].Set(stamp, r.key); }
   // A slot that holds nothing after the op (it was refused) is not kept.
   void ApplyText(const TextSlot& slot, const crdt::TextOp& op) const {
     auto [it, added] = item.texts.try_emplace(slot);

@@ -64,8 +64,11 @@ enum class Field : std::uint32_t {
   kVouch = 16,   // bytes: a device's membership, proven with its member's key (node.cc)
   kRelay = 17,   // text: the space's relay address (settings)
   kAnswer = 18,  // sequence text only: a check-in answer, with TextSlot::member and ::prompt
+  kCheckinEvery = 19,  // int: Rhythm of the couple's check-ins (settings; week when unset)
+  kReplaces = 20,      // int: the commitment this one renegotiated (item id, as two's complement)
+  kReplacedBy = 21,    // int: the commitment that renegotiated this one
 };
-inline constexpr std::uint32_t kMaxField = 18;
+inline constexpr std::uint32_t kMaxField = 21;
 
 enum class Owner : std::int64_t { kAuthor = 0, kPartner = 1, kBoth = 2 };
 enum class Rhythm : std::int64_t { kDay = 0, kWeek = 1, kMonth = 2 };
@@ -124,8 +127,23 @@ struct DeleteText {
   std::uint32_t len = 0;
 };
 
-using OpBody =
-    std::variant<CreateItem, SetField, AddTag, RemoveTag, SetFollowThrough, SetAnswer, InsertText, DeleteText>;
+// A member's check-in answers, sealed (docs/checkin-sealing.md): `sealed` is
+// nonce || XChaCha20-Poly1305 ciphertext of an op batch (SetAnswer,
+// InsertText, DeleteText on that member's answers) under a key only the
+// member's own devices can derive, until one of them reveals it. The model
+// keeps the ciphertext; node opens it where the key is known.
+struct SealAnswers {
+  MemberId member = 0;
+  Bytes sealed;
+};
+// Reveals the key `member`'s answers to this check-in are sealed under.
+struct RevealKey {
+  MemberId member = 0;
+  Bytes key;  // 32 bytes
+};
+
+using OpBody = std::variant<CreateItem, SetField, AddTag, RemoveTag, SetFollowThrough, SetAnswer, InsertText,
+                            DeleteText, SealAnswers, RevealKey>;
 
 struct Op {
   std::uint64_t hlc = 0;  // assigned when the op is committed
@@ -137,6 +155,12 @@ struct FollowThroughValue {
   bool kept = false;
   std::string note;
   friend bool operator==(const FollowThroughValue&, const FollowThroughValue&) = default;
+};
+
+struct SealedAnswers {
+  MemberId member = 0;
+  Bytes sealed;
+  friend bool operator==(const SealedAnswers&, const SealedAnswers&) = default;
 };
 
 struct Item {
@@ -151,6 +175,8 @@ struct Item {
   std::map<std::string, crdt::LwwRegister<FollowThroughValue>> follow_through;
   std::map<std::pair<MemberId, std::uint32_t>, crdt::LwwRegister<std::string>> answers;
   std::map<TextSlot, crdt::Text> texts;  // editable texts, merged character by character
+  std::map<Stamp, SealedAnswers> sealed;  // check-in answers still in their seal, by op stamp
+  std::map<MemberId, crdt::LwwRegister<Bytes>> revealed;  // seal keys members have revealed
 
   friend bool operator==(const Item&, const Item&) = default;
 

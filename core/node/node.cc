@@ -108,6 +108,65 @@ const std::vector<std::string>& CheckinPrompts() {
   return kPrompts;
 }
 
+std::int64_t PeriodStart(model::Rhythm r, std::int64_t day) {
+  switch (r) {
+    case model::Rhythm::kDay:
+      return day;
+    case model::Rhythm::kMonth:
+      return MonthStart(day);
+    default:
+      return WeekStart(day);
+  }
+}
+
+std::int64_t NextPeriodStart(model::Rhythm r, std::int64_t start) {
+  switch (r) {
+    case model::Rhythm::kDay:
+      return start + 1;
+    case model::Rhythm::kMonth:
+      return MonthStart(MonthStart(start) + 31);
+    default:
+      return WeekStart(start) + 7;
+  }
+}
+
+std::string PeriodName(model::Rhythm r, std::int64_t day) {
+  switch (r) {
+    case model::Rhythm::kDay:
+      return DayPeriod(day);
+    case model::Rhythm::kMonth:
+      return MonthPeriod(day);
+    default:
+      return WeekPeriod(day);
+  }
+}
+
+FollowThroughStats StatsAsOf(const std::vector<FollowThroughView>& records, model::Rhythm r, std::int64_t day) {
+  std::map<std::string, bool> kept_in;
+  for (const auto& f : records) kept_in[f.period] = f.kept;
+  FollowThroughStats st;
+  std::int64_t start = PeriodStart(r, day);
+  if (!kept_in.contains(PeriodName(r, start))) start = PeriodStart(r, start - 1);
+  bool streak = true;
+  for (int i = 0;; ++i, start = PeriodStart(r, start - 1)) {
+    auto it = kept_in.find(PeriodName(r, start));
+    const bool recorded = it != kept_in.end();
+    const bool kept = recorded && it->second;
+    streak = streak && kept;
+    if (streak) ++st.streak;
+    if (i < 12 && recorded) {
+      ++st.recorded12;
+      st.kept12 += kept ? 1 : 0;
+      if (i < 4) {
+        ++st.recorded4;
+        st.kept4 += kept ? 1 : 0;
+      }
+    }
+    if (i >= 11 && !streak) break;
+  }
+  return st;
+}
+
 struct Node::Impl {
   fs::path home;
   Clock* clock = nullptr;
@@ -491,9 +550,247 @@ struct Node::Impl {
     return std::nullopt;
   }
 
+  // ---- sealed check-in answers (docs/checkin-sealing.md) ----
+
+  // The key this member's answers to check-in `item` are sealed under: only
+  // the member's own devices hold the member key it is derived from.
+  crypto::SymmetricKey SealKey(ItemId item) const { return keys.member_key.Derive(item, "hseal001"); }
+
+  static Bytes SealAd(ItemId item, MemberId member) {
+    Bytes ad(AsBytes(std::string_view("hearth/checkin-seal/v1")).begin(),
+             AsBytes(std::string_view("hearth/checkin-seal/v1")).end());
+    PutU64Le(ad, item);
+    PutU64Le(ad, member);
+    return ad;
+  }
+
+  // nonce || ciphertext of `inner` (this member's answer ops).
+  Bytes SealOps(ItemId item, const std::vector<Op>& inner) const {
+    const crypto::Nonce nonce = crypto::RandomNonce();
+    Bytes out(nonce.begin(), nonce.end());
+    const Bytes ct = crypto::Seal(SealKey(item), nonce, codec::EncodeOpBatch(inner), SealAd(item, keys.member_id));
+    out.insert(out.end(), ct.begin(), ct.end());
+    return out;
+  }
+
+  // The key `member`'s seals of `item` open with here, if this device has it.
+  std::optional<crypto::SymmetricKey> OpeningKey(const Item& item, MemberId member) const {
+    if (member == keys.member_id) return SealKey(item.id);
+    auto it = item.revealed.find(member);
+    if (it == item.revealed.end()) return std::nullopt;
+    return crypto::SymmetricKey::FromBytes(it->second.value);
+  }
+
+  // An op found inside `member`'s seal may only touch that member's answers.
+  static bool InnerOpAllowed(const Op& op, MemberId member) {
+    const auto answer_slot = [&](const model::TextSlot& s) {
+      return s.field == Field::kAnswer && s.member == member && s.prompt >= 1 && s.prompt < CheckinPrompts().size();
+    };
+    if (const auto* a = std::get_if<model::SetAnswer>(&op.body)) return a->member == member && a->prompt == 0;
+    if (const auto* t = std::get_if<model::InsertText>(&op.body)) return answer_slot(t->slot);
+    if (const auto* t = std::get_if<model::DeleteText>(&op.body)) return answer_slot(t->slot);
+    return false;
+  }
+
+  // `item` with every seal this device can open applied, as if its ops had
+  // been sent in the clear (each at its seal's stamp). Members whose seals
+  // stay closed are added to `still_sealed`. A seal that does not open or
+  // decode (a wrong revealed key, damage) stays closed: it never breaks the item.
+  Item Unsealed(const Item& item, std::set<MemberId>* still_sealed = nullptr) const {
+    if (item.sealed.empty()) return item;
+    Item out = item;
+    std::map<MemberId, std::optional<crypto::SymmetricKey>> keys_of;
+    for (const auto& [at, seal] : item.sealed) {
+      auto k = keys_of.find(seal.member);
+      if (k == keys_of.end()) k = keys_of.emplace(seal.member, OpeningKey(item, seal.member)).first;
+      std::optional<Bytes> plain;
+      if (k->second && seal.sealed.size() >= crypto::kNonceSize) {
+        crypto::Nonce nonce;
+        std::memcpy(nonce.data(), seal.sealed.data(), nonce.size());
+        plain = crypto::Open(*k->second, nonce, ByteView(seal.sealed).subspan(nonce.size()),
+                             SealAd(item.id, seal.member));
+      }
+      auto ops = plain ? codec::DecodeOpBatch(*plain) : Result<std::vector<Op>>(MakeError(Errc::kIntegrity, ""));
+      if (!ops.ok()) {
+        if (still_sealed != nullptr) still_sealed->insert(seal.member);
+        continue;
+      }
+      for (Op& op : *ops) {
+        if (!InnerOpAllowed(op, seal.member)) continue;
+        op.hlc = at.hlc;
+        op.item = item.id;
+        model::Apply(out, op, at.device);
+      }
+    }
+    return out;
+  }
+
+  // The members who have answered check-in `item` (sealed or in the clear).
+  static std::set<MemberId> Answered(const Item& item) {
+    std::set<MemberId> who;
+    for (const auto& [at, seal] : item.sealed) who.insert(seal.member);
+    for (const auto& [key, answer] : item.Answers()) who.insert(key.first);
+    return who;
+  }
+
+  // Whether this device should now reveal this member's key for check-in
+  // `item`: this member has sealed answers there, every other member of the
+  // space has answered too, and the key is not revealed yet.
+  bool RevealDue(const Item& item) const {
+    if (item.kind != Kind::kCheckin) return false;
+    const MemberId me = keys.member_id;
+    if (auto it = item.revealed.find(me); it != item.revealed.end() &&
+                                          crypto::SecureEqual(it->second.value, SealKey(item.id).view())) {
+      return false;
+    }
+    const std::set<MemberId> answered = Answered(item);
+    bool mine = false;
+    for (const auto& [at, seal] : item.sealed) mine |= seal.member == me;
+    if (!mine) return false;
+    bool partner = false;
+    for (const auto& [id, name] : member_names) {
+      if (id == me) continue;
+      partner = true;
+      if (!answered.contains(id)) return false;
+    }
+    return partner;
+  }
+
+  Op RevealOp(ItemId item) const {
+    const crypto::SymmetricKey k = SealKey(item);
+    return {0, item, model::RevealKey{keys.member_id, Bytes(k.view().begin(), k.view().end())}};
+  }
+
+  // Reveals this member's keys for the check-ins in `ids` that are due, in
+  // one record. Returns whether anything was written.
+  Result<bool> RevealWhereDue(const std::set<ItemId>& ids) {
+    if (ids.empty()) return false;
+    bool wrote = false;
+    HEARTH_TRY(CommitBuilt(feed::Scope::kShared, [&](std::uint64_t, std::vector<Op>& ops) -> Status {
+      for (ItemId id : ids) {
+        HEARTH_ASSIGN_OR_RETURN(Item item, LoadItem(id));
+        if (RevealDue(item)) ops.push_back(RevealOp(id));
+      }
+      wrote = !ops.empty();
+      return {};
+    }));
+    return wrote;
+  }
+
+  // ---- rhythms ----
+
+  model::Rhythm CheckinRhythm() {
+    auto settings = LoadItem(SettingsId());
+    if (!settings.ok()) return model::Rhythm::kWeek;
+    const auto r = settings->Int(Field::kCheckinEvery).value_or(1);
+    return r == static_cast<std::int64_t>(model::Rhythm::kMonth) ? model::Rhythm::kMonth : model::Rhythm::kWeek;
+  }
+
+  static std::int64_t PeriodStart(model::Rhythm r, std::int64_t day) { return node::PeriodStart(r, day); }
+  static std::int64_t PreviousPeriodStart(model::Rhythm r, std::int64_t start) { return PeriodStart(r, start - 1); }
+  static std::int64_t NextPeriodStart(model::Rhythm r, std::int64_t start) { return node::NextPeriodStart(r, start); }
+  static std::string PeriodName(model::Rhythm r, std::int64_t day) { return node::PeriodName(r, day); }
+
+  // ---- gentle signals (docs/user-guide.md, "Gentle signals") ----
+
+  // Computed here from what this device holds, shown by `status` only, never
+  // stored or sent. Worded as invitations, never as blame.
+  Result<std::vector<std::string>> Signals(const std::vector<ItemView>& commitments, model::Rhythm rhythm,
+                                           std::int64_t period_start) {
+    std::vector<std::string> out;
+    const std::int64_t today = Today();
+    // Check-ins: scores per member in period order, and the last one held.
+    storage::ItemQuery cq;
+    cq.kinds = {static_cast<std::uint32_t>(Kind::kCheckin)};
+    cq.newest_first = false;
+    HEARTH_ASSIGN_OR_RETURN(auto checkins, Scan(cq, 0, [](const Item&) { return true; }));
+    std::sort(checkins.begin(), checkins.end(),
+              [](const ItemView& a, const ItemView& b) { return a.created_ms < b.created_ms; });
+    std::map<MemberId, std::vector<int>> scores;
+    std::optional<std::int64_t> last_checkin;
+    for (const ItemView& c : checkins) {
+      for (const AnswerView& a : c.answers) {
+        if (a.sealed || a.answers.empty()) continue;
+        last_checkin = std::max(last_checkin.value_or(c.day), c.day);
+        try {
+          const int v = std::stoi(a.answers[0]);
+          if (v >= 1 && v <= 10) scores[a.member_id].push_back(v);
+        } catch (...) {
+        }
+      }
+    }
+    for (const auto& [member, list] : scores) {
+      if (list.size() < 3) continue;
+      const int a = list[list.size() - 3], b = list[list.size() - 2], c = list.back();
+      if (!(a > b && b > c && a - c >= 2)) continue;
+      const std::string figures = " (" + std::to_string(a) + ", " + std::to_string(b) + ", " + std::to_string(c) + ")";
+      if (member == keys.member_id) {
+        out.push_back("Your connection scores have eased down over the last three check-ins" + figures +
+                      ". Naming what would help you feel closer could be a kind place to start next time.");
+      } else {
+        out.push_back(MemberName(member) + "'s connection scores have eased down over the last three check-ins" +
+                      figures + ". A gentle \"how are we doing?\" might be welcome.");
+      }
+    }
+    if (last_checkin) {
+      const std::int64_t last_start = PeriodStart(rhythm, *last_checkin);
+      if (last_start < PreviousPeriodStart(rhythm, PreviousPeriodStart(rhythm, period_start))) {
+        const std::int64_t days = today - *last_checkin;
+        const std::string since = rhythm == model::Rhythm::kMonth
+                                      ? std::to_string(days / 30) + " months"
+                                      : std::to_string(days / 7) + " weeks";
+        out.push_back("It has been about " + since +
+                      " since your last check-in. Even ten unhurried minutes together help: hearth checkin.");
+      }
+    }
+    // Appreciations: the last two weeks against the twelve weeks before.
+    storage::ItemQuery aq;
+    aq.kinds = {static_cast<std::uint32_t>(Kind::kAppreciation)};
+    aq.from_day = today - 13 - 84;
+    HEARTH_ASSIGN_OR_RETURN(auto appreciations, Scan(aq, 0, [](const Item&) { return true; }));
+    std::uint64_t recent = 0, before = 0;
+    for (const ItemView& a : appreciations) (a.day > today - 14 ? recent : before) += 1;
+    const double usual = static_cast<double>(before) / 6.0;  // per two weeks
+    if (usual >= 2.0 && static_cast<double>(recent) < usual / 2.0) {
+      out.push_back("Appreciations have been quieter these two weeks (" + std::to_string(recent) +
+                    ", usually about " + std::to_string(static_cast<int>(usual + 0.5)) +
+                    "). A small, specific thank-you can go a long way.");
+    }
+    // Commitments: the last two recorded periods both missed.
+    for (const ItemView& c : commitments) {
+      if (c.replaced_by != 0) continue;
+      std::int64_t start = PeriodStart(c.rhythm, today);
+      if (!std::any_of(c.follow_through.begin(), c.follow_through.end(),
+                       [&](const FollowThroughView& f) { return f.period == PeriodName(c.rhythm, start); })) {
+        start = PreviousPeriodStart(c.rhythm, start);
+      }
+      int missed = 0;
+      for (;; start = PreviousPeriodStart(c.rhythm, start)) {
+        auto it = std::find_if(c.follow_through.begin(), c.follow_through.end(),
+                               [&](const FollowThroughView& f) { return f.period == PeriodName(c.rhythm, start); });
+        if (it == c.follow_through.end() || it->kept) break;
+        ++missed;
+      }
+      if (missed < 2) continue;
+      const std::string unit = c.rhythm == model::Rhythm::kDay ? "days" : c.rhythm == model::Rhythm::kMonth ? "months" : "weeks";
+      std::string text = c.text;
+      if (text.size() > 60) {
+        std::size_t cut = 57;
+        while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // a whole character
+        text = text.substr(0, cut) + "...";
+      }
+      out.push_back("\"" + text + "\" has been hard to keep lately (missed " + std::to_string(missed) + " " + unit +
+                    " in a row). It may help to talk it over and shape it into something that fits your life now: "
+                    "hearth renegotiate " + IdToHex(c.id).substr(0, 8) + ".");
+    }
+    return out;
+  }
+
   // ---- reading ----
 
-  ItemView View(const Item& item) {
+  ItemView View(const Item& stored) {
+    std::set<MemberId> sealed_members;
+    const Item item = Unsealed(stored, &sealed_members);
     ItemView v;
     v.id = item.id;
     v.kind = item.kind;
@@ -526,6 +823,12 @@ struct Node::Impl {
     for (const auto& [period, reg] : item.follow_through) {
       v.follow_through.push_back({period, reg.value.kept, reg.value.note});
     }
+    if (item.kind == Kind::kCommitment) {
+      v.stats = StatsAsOf(v.follow_through, v.rhythm, Today());
+      v.current_period = PeriodName(v.rhythm, Today());
+      v.replaces = static_cast<ItemId>(item.Int(Field::kReplaces).value_or(0));
+      v.replaced_by = static_cast<ItemId>(item.Int(Field::kReplacedBy).value_or(0));
+    }
     v.period = item.Text(Field::kPeriod);
     if (item.kind == Kind::kCheckin) {
       std::map<MemberId, AnswerView> by_member;
@@ -536,6 +839,13 @@ struct Node::Impl {
         a.member = MemberName(key.first);
         a.answers.resize(CheckinPrompts().size());
         a.answers[key.second] = answer;
+      }
+      for (MemberId m : sealed_members) {
+        AnswerView& a = by_member[m];
+        a.member_id = m;
+        a.member = MemberName(m);
+        if (a.answers.size() != CheckinPrompts().size()) a.answers.assign(CheckinPrompts().size(), std::string());
+        a.sealed = true;
       }
       for (auto& [id, a] : by_member) v.answers.push_back(std::move(a));
       if (v.text.empty()) {
@@ -862,7 +1172,12 @@ Result<std::string> Node::FollowThrough(ItemId id, bool kept, const std::string&
   if (item.kind != Kind::kCommitment) {
     return MakeError(Errc::kRefused, "Item " + IdToHex(id) + " is not a commitment.");
   }
-  const std::string period = impl_->CurrentPeriod(impl_->View(item).rhythm);
+  const ItemView view = impl_->View(item);
+  if (view.replaced_by != 0) {
+    return MakeError(Errc::kRefused, "This commitment was renegotiated; record follow-through on " +
+                                         IdToHex(view.replaced_by) + " instead.");
+  }
+  const std::string period = impl_->CurrentPeriod(view.rhythm);
   HEARTH_TRY(impl_->CommitOne({{0, id, model::SetFollowThrough{period, kept, note}}},
                               feed::Scope::kShared));
   return period;
@@ -887,26 +1202,79 @@ Result<ItemId> Node::CheckIn(const std::vector<std::string>& answers) {
   for (std::size_t i = 1; i < answers.size(); ++i) {
     HEARTH_TRY(CheckText("answer", answers[i], kMaxTextBytes, false));
   }
-  const std::string period = WeekPeriod(impl_->Today());
+  const std::string period = impl_->PeriodName(impl_->CheckinRhythm(), impl_->Today());
   const ItemId id = impl_->CheckinId(period);
   // The score is a number: a last-writer-wins register. The written answers
-  // are texts; answering again in the same week edits them. A skipped answer
-  // keeps what this member wrote earlier in the same week.
+  // are texts; answering again in the same period edits them. A skipped
+  // answer keeps what this member wrote earlier in the same period. All of
+  // it travels sealed (docs/checkin-sealing.md): the ops go inside one
+  // SealAnswers op, under a key only this member's devices can derive.
   const MemberId me = member_id();
   const Status saved = impl_->CommitBuilt(feed::Scope::kShared, [&](std::uint64_t device, std::vector<Op>& ops) -> Status {
-    HEARTH_ASSIGN_OR_RETURN(Item item, impl_->LoadItem(id));
-    item.id = id;
-    ops.push_back({0, id, model::CreateItem{Kind::kCheckin, me, false}});
-    ops.push_back({0, id, model::SetField{Field::kPeriod, period}});
-    ops.push_back({0, id, model::SetAnswer{me, 0, answers[0]}});
+    HEARTH_ASSIGN_OR_RETURN(Item stored, impl_->LoadItem(id));
+    stored.id = id;
+    const Item item = impl_->Unsealed(stored);
+    std::vector<Op> inner;
+    inner.push_back({0, id, model::SetAnswer{me, 0, answers[0]}});
     for (std::uint32_t i = 1; i < answers.size(); ++i) {
       if (answers[i].empty()) continue;
       const model::TextSlot slot{Field::kAnswer, me, i};
-      HEARTH_TRY(Impl::TextEdit(item, slot, Impl::Opened(item, slot), answers[i], device, ops));
+      HEARTH_TRY(Impl::TextEdit(item, slot, Impl::Opened(item, slot), answers[i], device, inner));
     }
+    ops.push_back({0, id, model::CreateItem{Kind::kCheckin, me, false}});
+    ops.push_back({0, id, model::SetField{Field::kPeriod, period}});
+    model::SealAnswers seal{me, impl_->SealOps(id, inner)};
+    // When the partner has answered already, this device releases the key
+    // with the answers.
+    stored.sealed[crdt::Stamp{~0ULL, device}] = model::SealedAnswers{me, seal.sealed};
+    ops.push_back({0, id, std::move(seal)});
+    if (impl_->RevealDue(stored)) ops.push_back(impl_->RevealOp(id));
     return {};
   });
   HEARTH_TRY(saved);
+  return id;
+}
+
+Status Node::SetCheckinRhythm(model::Rhythm rhythm) {
+  if (rhythm != model::Rhythm::kWeek && rhythm != model::Rhythm::kMonth) {
+    return MakeError(Errc::kInvalidInput, "Check-ins can be weekly or monthly.");
+  }
+  const ItemId id = impl_->SettingsId();
+  return impl_->CommitOne({{0, id, model::CreateItem{Kind::kSettings, member_id(), false}},
+                           {0, id, model::SetField{Field::kCheckinEvery, static_cast<std::int64_t>(rhythm)}}},
+                          feed::Scope::kShared);
+}
+
+model::Rhythm Node::CheckinRhythm() { return impl_->CheckinRhythm(); }
+
+Result<ItemId> Node::Renegotiate(ItemId old_id, const std::string& text, std::optional<model::Rhythm> rhythm,
+                                 std::optional<model::Owner> owner) {
+  HEARTH_TRY(CheckText("commitment", text, kMaxTextBytes, true));
+  HEARTH_ASSIGN_OR_RETURN(Item old, impl_->LoadVisible(old_id));
+  if (old.kind != Kind::kCommitment) {
+    return MakeError(Errc::kRefused, "Item " + IdToHex(old_id) + " is not a commitment.");
+  }
+  const ItemView before = impl_->View(old);
+  if (before.replaced_by != 0) {
+    return MakeError(Errc::kRefused, "This commitment was already renegotiated into " +
+                                         IdToHex(before.replaced_by) + "; renegotiate that one.");
+  }
+  // Who keeps it stays the same people unless asked otherwise: "me" and
+  // "partner" are relative to the author, who may be the other partner.
+  model::Owner keeps = before.owner;
+  if (!owner && before.author_id != member_id() && keeps != model::Owner::kBoth) {
+    keeps = keeps == model::Owner::kAuthor ? model::Owner::kPartner : model::Owner::kAuthor;
+  }
+  if (owner) keeps = *owner;
+  const ItemId id = NewItemId();
+  std::vector<Op> ops;
+  ops.push_back({0, id, model::CreateItem{Kind::kCommitment, member_id(), false}});
+  ops.push_back(Impl::NewText(id, {Field::kText}, text));
+  ops.push_back({0, id, model::SetField{Field::kRhythm, static_cast<std::int64_t>(rhythm.value_or(before.rhythm))}});
+  ops.push_back({0, id, model::SetField{Field::kOwner, static_cast<std::int64_t>(keeps)}});
+  ops.push_back({0, id, model::SetField{Field::kReplaces, static_cast<std::int64_t>(old_id)}});
+  ops.push_back({0, old_id, model::SetField{Field::kReplacedBy, static_cast<std::int64_t>(id)}});
+  HEARTH_TRY(impl_->CommitOne(std::move(ops), feed::Scope::kShared));
   return id;
 }
 
@@ -1059,8 +1427,9 @@ Result<std::vector<ItemView>> Node::Search(std::string_view query, std::size_t l
   // lookups) and sorting the matches afterwards beats reading newest first.
   storage::ItemQuery q = Impl::JournalKinds();
   q.newest_first = false;
+  std::erase(q.kinds, static_cast<std::uint32_t>(Kind::kCheckin));
+  auto has = [&](const std::string& s) { return Lower(s).find(needle) != std::string::npos; };
   HEARTH_ASSIGN_OR_RETURN(auto found, impl_->Scan(q, 0, [&](const Item& item) {
-    auto has = [&](const std::string& s) { return Lower(s).find(needle) != std::string::npos; };
     if (has(item.Text(Field::kText)) || has(item.Text(Field::kTitle))) return true;
     for (const auto& [dot, tag] : item.tags.adds()) {
       if (has(tag)) return true;
@@ -1068,11 +1437,20 @@ Result<std::vector<ItemView>> Node::Search(std::string_view query, std::size_t l
     for (const auto& [period, reg] : item.follow_through) {
       if (has(reg.value.note)) return true;
     }
-    for (const auto& [key, answer] : item.Answers()) {
+    return false;
+  }, prefilter));
+  // Check-in answers travel sealed, so the prefilter cannot see them: the
+  // check-ins (a few a month) are opened and searched whole.
+  storage::ItemQuery cq;
+  cq.kinds = {static_cast<std::uint32_t>(Kind::kCheckin)};
+  cq.newest_first = false;
+  HEARTH_ASSIGN_OR_RETURN(auto checkins, impl_->Scan(cq, 0, [&](const Item& item) {
+    for (const auto& [key, answer] : impl_->Unsealed(item).Answers()) {
       if (has(answer)) return true;
     }
     return false;
-  }, prefilter));
+  }));
+  found.insert(found.end(), checkins.begin(), checkins.end());
   // The order `list` uses: newest day first, then newest creation (storage
   // order is creation order, so reversed it breaks ties within a millisecond).
   std::reverse(found.begin(), found.end());
@@ -1138,20 +1516,71 @@ Result<StatusView> Node::GetStatus() {
   }
   HEARTH_ASSIGN_OR_RETURN(s.forks, Forks());
   HEARTH_ASSIGN_OR_RETURN(s.records_total, im.store->RecordCount());
-  s.checkin_period = WeekPeriod(im.Today());
-  HEARTH_ASSIGN_OR_RETURN(Item checkin, im.LoadItem(im.CheckinId(s.checkin_period)));
-  s.checkin_due = !checkin.answers.contains({member_id(), 0});
+  const std::int64_t today = im.Today();
+  s.checkin_rhythm = im.CheckinRhythm();
+  const std::int64_t period_start = Impl::PeriodStart(s.checkin_rhythm, today);
+  s.checkin_period = Impl::PeriodName(s.checkin_rhythm, today);
+  s.checkin_next_day = Impl::NextPeriodStart(s.checkin_rhythm, period_start);
+  const ItemId checkin_id = im.CheckinId(s.checkin_period);
+  HEARTH_ASSIGN_OR_RETURN(Item checkin, im.LoadItem(checkin_id));
+  // A reveal the last receive could not write (the process ended between
+  // the two transactions) is written now.
+  if (im.RevealDue(checkin)) {
+    HEARTH_TRY(im.RevealWhereDue({checkin_id}));
+    HEARTH_ASSIGN_OR_RETURN(checkin, im.LoadItem(checkin_id));
+  }
+  const std::set<MemberId> answered = Impl::Answered(checkin);
+  s.checkin_due = !answered.contains(member_id());
+  s.checkin_partner_answered = false;
+  for (const auto& [id, name] : im.member_names) {
+    if (id != member_id() && answered.contains(id)) s.checkin_partner_answered = true;
+  }
   storage::ItemQuery q;
   q.kinds = {static_cast<std::uint32_t>(Kind::kCommitment)};
   HEARTH_ASSIGN_OR_RETURN(auto commitments, im.Scan(q, 0, [](const Item&) { return true; }));
   for (auto& c : commitments) {
-    if (!im.OwnedByMe(c)) continue;
+    if (!im.OwnedByMe(c) || c.replaced_by != 0) continue;
     const std::string period = im.CurrentPeriod(c.rhythm);
     bool recorded = std::any_of(c.follow_through.begin(), c.follow_through.end(),
                                 [&](const FollowThroughView& f) { return f.period == period; });
-    if (!recorded) s.commitments_due.push_back(std::move(c));
+    if (!recorded) s.commitments_due.push_back(c);
+  }
+  HEARTH_ASSIGN_OR_RETURN(auto off, im.store->GetMeta("signals"));
+  s.signals_enabled = !off || off->empty() || (*off)[0] != 0;
+  if (s.signals_enabled) {
+    HEARTH_ASSIGN_OR_RETURN(s.signals, im.Signals(commitments, s.checkin_rhythm, period_start));
   }
   return s;
+}
+
+Status Node::SetSignals(bool on) {
+  HEARTH_ASSIGN_OR_RETURN(auto txn, impl_->store->Begin());
+  HEARTH_TRY(impl_->store->PutMeta("signals", Bytes{static_cast<std::uint8_t>(on ? 1 : 0)}));
+  return txn.Commit();
+}
+
+Result<std::vector<Bytes>> Node::ReadablePlaintexts() {
+  Impl& im = *impl_;
+  std::vector<Bytes> out;
+  HEARTH_ASSIGN_OR_RETURN(auto feeds, im.store->Feeds());
+  for (const feed::FeedId& f : feeds) {
+    HEARTH_TRY(im.store->ForEachRecord(f, 1, [&](storage::StoredRecord&& r) -> Status {
+      HEARTH_ASSIGN_OR_RETURN(feed::Header h, feed::ParseHeader(r.record.body));
+      const crypto::SymmetricKey& key =
+          h.scope == feed::Scope::kPrivate ? im.private_record_key : im.shared_record_key;
+      auto plain = feed::OpenBody(r.record.body, key);
+      if (plain.ok()) out.push_back(std::move(plain).value());
+      return {};
+    }));
+  }
+  storage::ItemQuery all;
+  all.live_only = false;
+  HEARTH_TRY(im.store->ScanItems(all, [&](storage::ItemRow&& row) {
+    auto plain = im.DecryptItem(row);
+    if (plain.ok()) out.push_back(std::move(plain).value());
+    return true;
+  }));
+  return out;
 }
 
 Result<VerifyReport> Node::Verify() {
@@ -1454,6 +1883,9 @@ Result<ApplyOutcome> Node::ApplyRecords(const feed::FeedId& f, std::uint64_t fir
     HEARTH_ASSIGN_OR_RETURN(auto ops, codec::DecodeOpBatch(*plain));
     for (const Op& op : ops) {
       if (const auto* c = std::get_if<model::CreateItem>(&op.body)) authors.insert(c->author);
+      // Sealing and revealing speak for a member too (docs/checkin-sealing.md).
+      if (const auto* a = std::get_if<model::SealAnswers>(&op.body)) authors.insert(a->member);
+      if (const auto* r = std::get_if<model::RevealKey>(&op.body)) authors.insert(r->member);
       hlc.Observe(op.hlc);
     }
     HEARTH_TRY(im.ApplyOps(touched, ops, stamp_tag));
@@ -1485,6 +1917,31 @@ Result<ApplyOutcome> Node::ApplyRecords(const feed::FeedId& f, std::uint64_t fir
   HEARTH_TRY(txn.Commit());
   outcome.roster_changed = touched.roster_changed;
   if (outcome.roster_changed) HEARTH_TRY(im.LoadRoster());
+  // Judged with the roster as it is now: the partner's member may have
+  // arrived in this very batch, or only now, after their answers.
+  std::set<ItemId> reveal;
+  for (const auto& [id, item] : touched.items) {
+    if (im.RevealDue(item)) reveal.insert(id);
+  }
+  if (outcome.roster_changed) {
+    storage::ItemQuery q;
+    q.kinds = {static_cast<std::uint32_t>(Kind::kCheckin)};
+    Status failed;
+    HEARTH_TRY(im.store->ScanItems(q, [&](storage::ItemRow&& row) {
+      auto item = im.OpenItem(row);
+      if (!item.ok()) {
+        failed = item.error();
+        return false;
+      }
+      if (im.RevealDue(*item)) reveal.insert(item->id);
+      return true;
+    }));
+    HEARTH_TRY(failed);
+  }
+  // The partner's answers arrived: this member's seal key for that check-in
+  // is released now, in a record of this device's own (its own transaction;
+  // `status` writes it should this process end in between).
+  HEARTH_ASSIGN_OR_RETURN(outcome.wrote, im.RevealWhereDue(reveal));
   return outcome;
 }
 

@@ -71,12 +71,37 @@ struct FollowThroughView {
   std::string period;
   bool kept = false;
   std::string note;
+  friend bool operator==(const FollowThroughView&, const FollowThroughView&) = default;
 };
+
+// A commitment's follow-through as of one day (docs/user-guide.md,
+// "Commitments"): the current streak of kept periods, and how many of the
+// last 4 and 12 periods were kept, of those recorded. The current period
+// counts once it is recorded; before that the window ends at the one before.
+struct FollowThroughStats {
+  std::uint32_t streak = 0;
+  std::uint32_t kept4 = 0, recorded4 = 0;
+  std::uint32_t kept12 = 0, recorded12 = 0;
+  friend bool operator==(const FollowThroughStats&, const FollowThroughStats&) = default;
+};
+
+// Periods of a rhythm, as day numbers: the first day of the period holding
+// `day` (ISO weeks start on Monday), the first day of the next one, and the
+// period's name (2026-11-22, 2026-W47, 2026-11).
+std::int64_t PeriodStart(model::Rhythm r, std::int64_t day);
+std::int64_t NextPeriodStart(model::Rhythm r, std::int64_t start);
+std::string PeriodName(model::Rhythm r, std::int64_t day);
+// A commitment's streak and kept rates as of `day`, from its records.
+FollowThroughStats StatsAsOf(const std::vector<FollowThroughView>& records, model::Rhythm r, std::int64_t day);
 
 struct AnswerView {
   std::string member;
   MemberId member_id = 0;
-  std::vector<std::string> answers;  // one per prompt; "" when skipped
+  std::vector<std::string> answers;  // one per prompt; "" when skipped (or still sealed)
+  // The member answered, but their answers stay sealed on this device until
+  // this member has answered too (docs/checkin-sealing.md).
+  bool sealed = false;
+  friend bool operator==(const AnswerView&, const AnswerView&) = default;
 };
 
 // One item as a reader sees it, with names resolved.
@@ -101,9 +126,14 @@ struct ItemView {
   model::Owner owner = model::Owner::kAuthor;
   model::Rhythm rhythm = model::Rhythm::kWeek;
   std::vector<FollowThroughView> follow_through;  // oldest period first
+  FollowThroughStats stats;                       // as of today
+  std::string current_period;                     // the period `keep` and `miss` record now
+  ItemId replaces = 0;     // the commitment this one renegotiated (0: none)
+  ItemId replaced_by = 0;  // the commitment that renegotiated this one (0: none; still current)
   // check-in
   std::string period;
   std::vector<AnswerView> answers;
+  friend bool operator==(const ItemView&, const ItemView&) = default;
 };
 
 struct ListQuery {
@@ -147,9 +177,14 @@ struct StatusView {
   std::uint64_t records_here = 0;      // records in this device's feed
   std::uint64_t records_total = 0;     // records of every feed held here
   bool passphrase = false;
-  bool checkin_due = false;
-  std::string checkin_period;
+  bool checkin_due = false;                   // this member has not answered this period's check-in
+  bool checkin_partner_answered = false;      // the partner has (their answers open when this member answers)
+  std::string checkin_period;                 // 2026-W47 or 2026-11
+  model::Rhythm checkin_rhythm = model::Rhythm::kWeek;
+  std::int64_t checkin_next_day = 0;          // the first day of the next check-in period
   std::vector<ItemView> commitments_due;
+  bool signals_enabled = true;
+  std::vector<std::string> signals;           // gentle signals, one sentence each (empty when off)
 };
 
 // ---- sync (used by net/; see docs/sync-protocol.md) ----
@@ -182,6 +217,7 @@ struct ApplyOutcome {
   std::uint64_t applied = 0;     // new records stored
   std::uint64_t duplicates = 0;  // records already held (harmless)
   bool roster_changed = false;   // the peer may now offer feeds we accept
+  bool wrote = false;            // this device wrote a record of its own in answer (a check-in reveal)
 };
 
 // What an inviter hands a joining device over the pairing channel.
@@ -252,8 +288,19 @@ class Node {
   Result<ItemId> Commit(const std::string& text, model::Rhythm rhythm, model::Owner owner);
   // Records kept/missed for the commitment's current period; returns the period.
   Result<std::string> FollowThrough(ItemId id, bool kept, const std::string& note);
-  // Answers this week's check-in (one answer per prompt). Returns its id.
+  // Answers this period's check-in (one answer per prompt), sealed until the
+  // partner has answered too (docs/checkin-sealing.md). Returns its id.
   Result<ItemId> CheckIn(const std::vector<std::string>& answers);
+  // The couple's check-in rhythm (shared; weekly unless set): kWeek or kMonth.
+  Status SetCheckinRhythm(model::Rhythm rhythm);
+  model::Rhythm CheckinRhythm();
+  // Replaces a commitment with a renegotiated one. The old commitment keeps
+  // its text and follow-through (its history) and points to the new one.
+  // Rhythm and owner default to the old commitment's (the same people).
+  Result<ItemId> Renegotiate(ItemId id, const std::string& text, std::optional<model::Rhythm> rhythm,
+                             std::optional<model::Owner> owner);
+  // Whether `status` shows gentle signals on this device (on by default).
+  Status SetSignals(bool on);
   Result<std::string> Agreements();
   // Editable texts (entry, appreciation and commitment text; the agreements)
   // are sequence CRDTs: a save is diffed against the version that was opened,
@@ -279,6 +326,10 @@ class Node {
   // Re-checks every record (chain, signature, decryption) and that the stored
   // items equal a rebuild from the records. kIntegrity names the first failure.
   Result<VerifyReport> Verify();
+  // Everything this device's keys can decrypt from its database: each
+  // record's op batch and each stored item's state. Tests use it to show
+  // what a device cannot read (a partner's sealed answers).
+  Result<std::vector<Bytes>> ReadablePlaintexts();
 
   // Commits each batch as one record, all in one transaction: the bulk path
   // used by imports and benchmarks. Op hlc values are assigned here.

@@ -83,8 +83,13 @@ std::string Fingerprint(Node& n, bool include_private) {
         << v.title << '|' << v.mood.value_or(0) << '|' << v.is_private << '|' << v.period << '|';
     for (const auto& t : v.tags) out << t << ',';
     for (const auto& f : v.follow_through) out << f.period << f.kept << f.note << ',';
+    // A check-in answered by one member only shows that member's answers on
+    // that member's devices and a seal elsewhere (docs/checkin-sealing.md);
+    // once both have answered, every device must show both, opened.
     for (const auto& a : v.answers) {
       out << a.member_id << ':';
+      if (v.answers.size() < 2) continue;
+      out << (a.sealed ? "sealed" : "open") << ':';
       for (const auto& s : a.answers) out << s << ';';
     }
     out << '\n';
