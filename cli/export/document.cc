@@ -25,14 +25,80 @@ std::string KindLabel(model::Kind kind) {
   }
 }
 
+std::string KindPlural(model::Kind kind) {
+  switch (kind) {
+    case model::Kind::kEntry:
+      return "entries";
+    case model::Kind::kAppreciation:
+      return "appreciations";
+    case model::Kind::kCommitment:
+      return "commitments";
+    case model::Kind::kCheckin:
+      return "check-ins";
+    default:
+      return "other items";
+  }
+}
+
 namespace {
+const char* const kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
+                               "July",    "August",   "September", "October", "November", "December"};
+}  // namespace
+
 std::string LongDate(std::int64_t day) {
-  static const char* kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
-                                  "July",    "August",   "September", "October", "November", "December"};
   const CivilDate c = CivilFromDays(day);
   return std::to_string(c.day) + " " + kMonths[(c.month - 1) % 12] + " " + std::to_string(c.year);
 }
-}  // namespace
+
+std::string MonthHeading(std::int64_t day) {
+  const CivilDate c = CivilFromDays(day);
+  return std::string(kMonths[(c.month - 1) % 12]) + " " + std::to_string(c.year);
+}
+
+std::string RhythmAdjective(model::Rhythm r) {
+  return r == model::Rhythm::kDay ? "daily" : r == model::Rhythm::kMonth ? "monthly" : "weekly";
+}
+
+std::string RhythmAdjective(const std::string& rhythm) {
+  return rhythm == "day" ? "daily" : rhythm == "month" ? "monthly" : "weekly";
+}
+
+std::string RhythmCount(const std::string& rhythm, std::uint64_t n) {
+  const std::string unit = rhythm == "day" ? "day" : rhythm == "month" ? "month" : "week";
+  return std::to_string(n) + " " + unit + (n == 1 ? "" : "s");
+}
+
+std::string JoinWords(const std::vector<std::string>& parts, const std::string& word) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += i + 1 == parts.size() ? " " + word + " " : ", ";
+    out += parts[i];
+  }
+  return out;
+}
+
+std::string FilterSentence(const Document& doc, const std::function<std::string(const std::string&)>& escape) {
+  std::vector<std::string> parts;
+  std::vector<model::Kind> kinds = doc.filters.kinds;
+  std::sort(kinds.begin(), kinds.end());
+  kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
+  if (!kinds.empty() && kinds.size() < 4) {  // all four kinds is everything
+    std::vector<std::string> names;
+    for (auto k : kinds) names.push_back(KindPlural(k));
+    parts.push_back("only " + JoinWords(names, "and"));
+  }
+  if (!doc.filters.tags.empty()) {
+    std::vector<std::string> tags;
+    for (const auto& t : doc.filters.tags) tags.push_back("\u201c" + escape(t) + "\u201d");
+    parts.push_back("tagged " + JoinWords(tags, "or"));
+  }
+  if (doc.filters.author) parts.push_back("written by " + escape(*doc.filters.author));
+  if (parts.empty()) return "";
+  std::string line = JoinWords(parts, "and");
+  line[0] = static_cast<char>(line[0] - 'a' + 'A');  // every part starts with a lowercase ASCII word
+  return "Filtered: " + line + ".";
+}
+
 
 std::string PeriodLabel(const Document& doc) {
   if (doc.from_day == doc.to_day) return LongDate(doc.from_day);
@@ -162,6 +228,11 @@ Result<Document> BuildDocument(node::Node& node, const Filters& filters) {
         break;
     }
     doc.items.push_back(std::move(v));
+  }
+  // In a check-in the exporter's answers come first, as everywhere else.
+  for (auto& v : doc.items) {
+    std::stable_partition(v.answers.begin(), v.answers.end(),
+                          [&](const node::AnswerView& a) { return a.member == doc.exporter; });
   }
   // Oldest first, by the day an item is about (a memory: the day it was
   // shared), then by when it was written.

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -110,7 +111,19 @@ Status RenderPdf(const Document& doc, Paper paper, const std::string& out);
 
 // Shared wording, so every format says the same thing.
 std::string KindLabel(model::Kind kind);           // "Entry", "Appreciation", ...
+std::string KindPlural(model::Kind kind);          // "entries", "appreciations", ...
 std::string PeriodLabel(const Document& doc);      // "1 September 2026 – 22 November 2026"
+std::string LongDate(std::int64_t day);            // "22 November 2026"
+std::string MonthHeading(std::int64_t day);        // "November 2026"
+std::string RhythmAdjective(model::Rhythm r);      // "daily", "weekly", "monthly"
+std::string RhythmAdjective(const std::string& rhythm);  // the same from "day", "week", "month"
+std::string RhythmCount(const std::string& rhythm, std::uint64_t n);  // "1 week", "3 months"
 std::string PercentOrDash(std::uint64_t part, std::uint64_t whole);  // "75 %" or "–"
+// "a, b and c", with `word` before the last part.
+std::string JoinWords(const std::vector<std::string>& parts, const std::string& word);
+// "Filtered: Only entries and check-ins, tagged “home” and written by Alice."
+// when the filters narrow the content, else "". `escape` renders a piece of
+// user text (a tag, a name) for the format.
+std::string FilterSentence(const Document& doc, const std::function<std::string(const std::string&)>& escape);
 
 }  // namespace hearth::exporter

@@ -122,74 +122,9 @@ std::string Chart(const Document& doc, const std::string& title, const std::stri
   return o.str();
 }
 
-const char* const kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
-                               "July",    "August",   "September", "October", "November", "December"};
-
-std::string LongDate(std::int64_t day) {
-  const CivilDate c = CivilFromDays(day);
-  return std::to_string(c.day) + " " + kMonths[(c.month - 1) % 12] + " " + std::to_string(c.year);
-}
-
-std::string MonthHeading(std::int64_t day) {
-  const CivilDate c = CivilFromDays(day);
-  return std::string(kMonths[(c.month - 1) % 12]) + " " + std::to_string(c.year);
-}
-
-std::string JoinWith(const std::vector<std::string>& parts, const std::string& word) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0) out += i + 1 == parts.size() ? " " + word + " " : ", ";
-    out += parts[i];
-  }
-  return out;
-}
-
-std::string KindPlural(model::Kind k) {
-  switch (k) {
-    case model::Kind::kEntry:
-      return "entries";
-    case model::Kind::kAppreciation:
-      return "appreciations";
-    case model::Kind::kCommitment:
-      return "commitments";
-    case model::Kind::kCheckin:
-      return "check-ins";
-    default:
-      return "other items";
-  }
-}
-
-std::string RhythmLabel(const std::string& rhythm) {
-  return rhythm == "day" ? "daily" : rhythm == "month" ? "monthly" : "weekly";
-}
-
-std::string RhythmUnit(const std::string& rhythm, std::uint64_t n) {
-  const std::string unit = rhythm == "day" ? "day" : rhythm == "month" ? "month" : "week";
-  return std::to_string(n) + " " + unit + (n == 1 ? "" : "s");
-}
-
-std::string RhythmLabel(model::Rhythm r) {
-  return r == model::Rhythm::kDay ? "daily" : r == model::Rhythm::kMonth ? "monthly" : "weekly";
-}
-
 // The filters, in words (HTML), when they narrow the content; else "".
 std::string FilterLine(const Document& doc) {
-  std::vector<std::string> parts;
-  if (!doc.filters.kinds.empty()) {
-    std::vector<std::string> kinds;
-    for (auto k : doc.filters.kinds) kinds.push_back(KindPlural(k));
-    parts.push_back("only " + JoinWith(kinds, "and"));
-  }
-  if (!doc.filters.tags.empty()) {
-    std::vector<std::string> tags;
-    for (const auto& t : doc.filters.tags) tags.push_back("\u201c<bdi>" + Esc(t) + "</bdi>\u201d");
-    parts.push_back("tagged " + JoinWith(tags, "or"));
-  }
-  if (doc.filters.author) parts.push_back("written by " + Name(*doc.filters.author));
-  if (parts.empty()) return "";
-  std::string line = JoinWith(parts, "and");
-  line[0] = static_cast<char>(line[0] - 'a' + 'A');  // every part starts with a lowercase ASCII word
-  return "Filtered: " + line + ".";
+  return FilterSentence(doc, [](const std::string& t) { return "<bdi>" + Esc(t) + "</bdi>"; });
 }
 
 // Text as paragraphs (split on blank lines), line breaks kept.
@@ -303,7 +238,7 @@ void Cover(std::ostringstream& o, const Document& doc) {
   o << "<h1>Our journal</h1>\n";
   std::vector<std::string> members;
   for (const auto& m : doc.members) members.push_back(Name(m));
-  if (!members.empty()) o << "<p class=\"members\">" << JoinWith(members, "and") << "</p>\n";
+  if (!members.empty()) o << "<p class=\"members\">" << JoinWords(members, "and") << "</p>\n";
   o << "<p class=\"period\">" << Esc(PeriodLabel(doc)) << "</p>\n";
   o << "<p class=\"prepared\">Prepared by " << Name(doc.exporter) << " on "
     << LongDate(DayOfMs(doc.generated_ms)) << " with Hearth.</p>\n";
@@ -326,9 +261,9 @@ void Cover(std::ostringstream& o, const Document& doc) {
          "<th class=\"n\">Kept rate, last 4</th><th class=\"n\">Kept rate, last 12</th></tr></thead><tbody>\n";
     for (const auto& c : doc.commitments) {
       o << "<tr><td><span dir=\"auto\">" << Esc(c.text) << "</span><br><span class=\"sub\">kept by "
-        << Name(c.owner) << " \u00b7 " << RhythmLabel(c.rhythm) << "</span></td><td class=\"n\">" << c.kept
+        << Name(c.owner) << " \u00b7 " << RhythmAdjective(c.rhythm) << "</span></td><td class=\"n\">" << c.kept
         << "</td><td class=\"n\">" << c.missed << "</td><td class=\"n\">" << c.not_recorded
-        << "</td><td class=\"n\">" << RhythmUnit(c.rhythm, c.stats.streak) << "</td><td class=\"n\">"
+        << "</td><td class=\"n\">" << RhythmCount(c.rhythm, c.stats.streak) << "</td><td class=\"n\">"
         << PercentOrDash(c.stats.kept4, c.stats.recorded4) << "</td><td class=\"n\">"
         << PercentOrDash(c.stats.kept12, c.stats.recorded12) << "</td></tr>\n";
     }
@@ -344,7 +279,7 @@ void Cover(std::ostringstream& o, const Document& doc) {
 void Charts(std::ostringstream& o, const Document& doc) {
   std::vector<std::string> names;
   for (const auto& m : doc.members) names.push_back(m);
-  const std::string who = names.empty() ? "" : " for " + JoinWith(names, "and");
+  const std::string who = names.empty() ? "" : " for " + JoinWords(names, "and");
   o << "<section class=\"charts\">\n<h2>Charts</h2>\n";
   o << "<figure><h3>Connection score over time</h3>"
     << Chart(doc, "Connection score over time",
@@ -411,7 +346,7 @@ void Item(std::ostringstream& o, const Document& doc, const node::ItemView& v) {
   if (v.kind == model::Kind::kCheckin) {
     std::vector<std::string> names;
     for (const auto& a : v.answers) names.push_back(Name(a.member));
-    if (!names.empty()) o << " \u00b7 answered by " << JoinWith(names, "and");
+    if (!names.empty()) o << " \u00b7 answered by " << JoinWords(names, "and");
   } else {
     o << " \u00b7 by " << Name(v.author);
     if (v.kind == model::Kind::kAppreciation) o << " to " << Name(v.to);
@@ -434,7 +369,7 @@ void Item(std::ostringstream& o, const Document& doc, const node::ItemView& v) {
     o << "</p>\n";
   }
   if (v.kind == model::Kind::kCommitment) {
-    o << "<p class=\"note\">Kept by " << OwnerLabel(doc, v) << ", " << RhythmLabel(v.rhythm) << ".";
+    o << "<p class=\"note\">Kept by " << OwnerLabel(doc, v) << ", " << RhythmAdjective(v.rhythm) << ".";
     if (v.replaces) o << " It renegotiates an earlier commitment.";
     if (v.replaced_by) o << " It was renegotiated later.";
     o << "</p>\n";
@@ -463,7 +398,7 @@ std::string RenderHtml(const Document& doc) {
     << "<meta name=\"referrer\" content=\"no-referrer\">\n"
     << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
     << "<meta name=\"color-scheme\" content=\"light\">\n"
-    << "<title>Our journal" << (names.empty() ? "" : " \u00b7 " + Esc(JoinWith(names, "and"))) << " \u00b7 "
+    << "<title>Our journal" << (names.empty() ? "" : " \u00b7 " + Esc(JoinWords(names, "and"))) << " \u00b7 "
     << Esc(PeriodLabel(doc)) << "</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n";
   Cover(o, doc);
   Charts(o, doc);

@@ -17,19 +17,6 @@
 namespace hearth::exporter {
 namespace {
 
-std::string LongDate(std::int64_t day) {
-  static const char* kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
-                                  "July",    "August",   "September", "October", "November", "December"};
-  const CivilDate c = CivilFromDays(day);
-  return std::to_string(c.day) + " " + kMonths[(c.month - 1) % 12] + " " + std::to_string(c.year);
-}
-
-std::string MonthHeading(std::int64_t day) {
-  static const char* kMonths[] = {"January", "February", "March",     "April",   "May",      "June",
-                                  "July",    "August",   "September", "October", "November", "December"};
-  const CivilDate c = CivilFromDays(day);
-  return std::string(kMonths[(c.month - 1) % 12]) + " " + std::to_string(c.year);
-}
 
 bool IsAsciiAlnum(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
@@ -149,62 +136,9 @@ std::string HeadingText(const std::string& s) {
   return out;
 }
 
-std::string RhythmUnit(const std::string& rhythm, std::uint64_t n) {
-  const std::string unit = rhythm == "day" ? "day" : rhythm == "month" ? "month" : "week";
-  return std::to_string(n) + " " + unit + (n == 1 ? "" : "s");
-}
 
-std::string RhythmLabel(const std::string& rhythm) {
-  return rhythm == "day" ? "daily" : rhythm == "month" ? "monthly" : "weekly";
-}
-
-std::string RhythmLabel(model::Rhythm r) {
-  return r == model::Rhythm::kDay ? "daily" : r == model::Rhythm::kMonth ? "monthly" : "weekly";
-}
-
-std::string KindPlural(model::Kind k) {
-  switch (k) {
-    case model::Kind::kEntry:
-      return "entries";
-    case model::Kind::kAppreciation:
-      return "appreciations";
-    case model::Kind::kCommitment:
-      return "commitments";
-    case model::Kind::kCheckin:
-      return "check-ins";
-    default:
-      return "other items";
-  }
-}
-
-std::string JoinOr(const std::vector<std::string>& parts, const std::string& word) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0) out += i + 1 == parts.size() ? " " + word + " " : ", ";
-    out += parts[i];
-  }
-  return out;
-}
-
-// "Only entries and check-ins, tagged "home", by Alice." when the filters narrow the content.
-std::string FilterLine(const Document& doc) {
-  std::vector<std::string> parts;
-  if (!doc.filters.kinds.empty()) {
-    std::vector<std::string> kinds;
-    for (auto k : doc.filters.kinds) kinds.push_back(KindPlural(k));
-    parts.push_back("only " + JoinOr(kinds, "and"));
-  }
-  if (!doc.filters.tags.empty()) {
-    std::vector<std::string> tags;
-    for (const auto& t : doc.filters.tags) tags.push_back("\u201c" + Inline(t) + "\u201d");
-    parts.push_back("tagged " + JoinOr(tags, "or"));
-  }
-  if (doc.filters.author) parts.push_back("written by " + Inline(*doc.filters.author));
-  if (parts.empty()) return "";
-  std::string line = JoinOr(parts, "and");
-  line[0] = static_cast<char>(line[0] - 'a' + 'A');  // every part starts with a lowercase ASCII word
-  return "Filtered: " + line + ".";
-}
+// "Filtered: Only entries and check-ins, tagged “home”." when the filters narrow the content.
+std::string FilterLine(const Document& doc) { return FilterSentence(doc, [](const std::string& t) { return Inline(t); }); }
 
 std::string OwnerLabel(const Document& doc, const node::ItemView& v) {
   switch (v.owner) {
@@ -243,8 +177,8 @@ void Summary(std::ostringstream& o, const Document& doc) {
     o << "| Commitment | Kept by | Rhythm | Kept | Missed | Not recorded | Streak | Kept rate, last 4 | Kept rate, last 12 |\n";
     o << "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n";
     for (const auto& c : doc.commitments) {
-      o << "| " << Cell(c.text) << " | " << Cell(c.owner) << " | " << RhythmLabel(c.rhythm) << " | " << c.kept
-        << " | " << c.missed << " | " << c.not_recorded << " | " << RhythmUnit(c.rhythm, c.stats.streak) << " | "
+      o << "| " << Cell(c.text) << " | " << Cell(c.owner) << " | " << RhythmAdjective(c.rhythm) << " | " << c.kept
+        << " | " << c.missed << " | " << c.not_recorded << " | " << RhythmCount(c.rhythm, c.stats.streak) << " | "
         << PercentOrDash(c.stats.kept4, c.stats.recorded4) << " | "
         << PercentOrDash(c.stats.kept12, c.stats.recorded12) << " |\n";
     }
@@ -344,7 +278,7 @@ void Item(std::ostringstream& o, const Document& doc, const node::ItemView& v) {
   if (v.kind == model::Kind::kCheckin) {
     std::vector<std::string> names;
     for (const auto& a : v.answers) names.push_back(Inline(a.member));
-    meta += names.empty() ? "no answers yet" : "answered by " + JoinOr(names, "and");
+    meta += names.empty() ? "no answers yet" : "answered by " + JoinWords(names, "and");
   } else {
     meta += "by " + Inline(v.author);
   }
@@ -368,7 +302,7 @@ void Item(std::ostringstream& o, const Document& doc, const node::ItemView& v) {
     }
   }
   if (v.kind == model::Kind::kCommitment) {
-    o << "Kept by " << Inline(OwnerLabel(doc, v)) << ", " << RhythmLabel(v.rhythm) << ".";
+    o << "Kept by " << Inline(OwnerLabel(doc, v)) << ", " << RhythmAdjective(v.rhythm) << ".";
     if (v.replaces) o << " It renegotiates an earlier commitment.";
     if (v.replaced_by) o << " It was later renegotiated.";
     o << "\n\n";
@@ -420,7 +354,7 @@ std::string RenderMarkdown(const Document& doc) {
   o << "# Our journal\n\n";
   std::vector<std::string> members;
   for (const auto& m : doc.members) members.push_back(Inline(m));
-  if (!members.empty()) o << "**" << JoinOr(members, "and") << "**\\\n";
+  if (!members.empty()) o << "**" << JoinWords(members, "and") << "**\\\n";
   o << PeriodLabel(doc) << "\\\n";
   o << "Prepared by " << Inline(doc.exporter) << " on " << LongDate(DayOfMs(doc.generated_ms)) << " with Hearth.\n\n";
   Summary(o, doc);

@@ -26,12 +26,17 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -60,20 +65,6 @@ constexpr Color kFaint{0.78, 0.78, 0.80};
 constexpr Color kKept{0.106, 0.420, 0.420};  // as in the follow-through chart
 constexpr Color kMissed{0.541, 0.271, 0.075};
 
-const char* const kMonths[] = {"January",   "February", "March",    "April",
-                               "May",       "June",     "July",     "August",
-                               "September", "October",  "November", "December"};
-
-std::string LongDate(std::int64_t day) {
-  const CivilDate c = CivilFromDays(day);
-  return std::to_string(c.day) + " " + kMonths[(c.month - 1) % 12] + " " + std::to_string(c.year);
-}
-
-std::string MonthLabel(std::int64_t day) {
-  const CivilDate c = CivilFromDays(day);
-  return std::string(kMonths[(c.month - 1) % 12]) + " " + std::to_string(c.year);
-}
-
 // `s` as valid UTF-8 without NUL bytes (pango accepts nothing else): `s`
 // itself when it already is, else a copy in `scratch` where every invalid
 // byte and NUL is U+FFFD.
@@ -100,6 +91,7 @@ struct PangoFree {
 using FontPtr = std::unique_ptr<PangoFontDescription, PangoFree>;
 using AttrsPtr = std::unique_ptr<PangoAttrList, PangoFree>;
 using LayoutPtr = std::unique_ptr<PangoLayout, PangoFree>;
+using ContextPtr = std::unique_ptr<PangoContext, PangoFree>;
 
 FontPtr MakeFont(double size, PangoWeight weight = PANGO_WEIGHT_NORMAL,
                  PangoStyle style = PANGO_STYLE_NORMAL) {
@@ -288,6 +280,7 @@ struct Block {
     double x = 0;
   };
   std::optional<Continued> continued;
+  std::vector<LayoutPtr> layouts;  // own the lines of the units' runs
 };
 
 // One cell of a table row.
@@ -299,35 +292,36 @@ struct Cell {
   PangoAttrList* attrs = nullptr;
 };
 
-// Pages, the flow that fills them, and the pango objects every page shares.
-// The layouts behind a block's lines come from a pool that is reused once the
-// block is placed, so a block must be placed before the next one is built.
-class Writer {
- public:
-  Writer(cairo_surface_t* surface, cairo_t* cr, double width, double height, std::string footer)
-      : surface_(surface), cr_(cr), width_(width), height_(height), footer_(std::move(footer)) {
-    context_.reset(pango_font_map_create_context(pango_cairo_font_map_get_default()));
-    pango_cairo_context_set_resolution(context_.get(), 72);  // a font's size is in points
-    cairo_font_options_t* options = cairo_font_options_create();
-    cairo_font_options_set_hint_metrics(options, CAIRO_HINT_METRICS_OFF);
-    cairo_font_options_set_hint_style(options, CAIRO_HINT_STYLE_NONE);
-    pango_cairo_context_set_font_options(context_.get(), options);
-    cairo_font_options_destroy(options);
-    pango_context_set_round_glyph_positions(context_.get(), FALSE);
-    pango_cairo_update_context(cr_, context_.get());
-    footer_font_ = MakeFont(7.5);
-    footer_layout_.reset(pango_layout_new(context_.get()));
-    pango_layout_set_font_description(footer_layout_.get(), footer_font_.get());
-  }
+// A context for laying out the document's text: points at 72 dpi, and the
+// metrics unhinted (as `cr` draws them).
+ContextPtr MakeContext(PangoFontMap* fonts, cairo_t* cr) {
+  ContextPtr context(pango_font_map_create_context(fonts));
+  pango_cairo_context_set_resolution(context.get(), 72);  // a font's size is in points
+  cairo_font_options_t* options = cairo_font_options_create();
+  cairo_font_options_set_hint_metrics(options, CAIRO_HINT_METRICS_OFF);
+  cairo_font_options_set_hint_style(options, CAIRO_HINT_STYLE_NONE);
+  pango_cairo_context_set_font_options(context.get(), options);
+  cairo_font_options_destroy(options);
+  pango_context_set_round_glyph_positions(context.get(), FALSE);
+  pango_cairo_update_context(cr, context.get());
+  return context;
+}
 
-  double content_width() const { return width_ - 2 * kMargin; }
-  double content_height() const { return height_ - kMargin - kBottomMargin; }
-  cairo_t* cr() const { return cr_; }
-  PangoContext* context() const { return context_.get(); }
-  // False once drawing or writing failed (the rest would be lost anyway).
-  bool ok() const {
-    return cairo_status(cr_) == CAIRO_STATUS_SUCCESS &&
-           cairo_surface_status(surface_) == CAIRO_STATUS_SUCCESS;
+// Lays text out into units of a block, with one PangoContext. The layouts it
+// makes belong to the block, so a block and its context's font map must only
+// be used by one thread at a time.
+class Typesetter {
+ public:
+  Typesetter(PangoContext* context, double content_width)
+      : context_(context), content_width_(content_width) {}
+
+  double content_width() const { return content_width_; }
+
+  // Takes `b`'s layouts back for reuse; `b` was laid out by this typesetter
+  // and is no longer used.
+  void Reclaim(Block& b) {
+    for (LayoutPtr& layout : b.layouts) spare_.push_back(std::move(layout));
+    b.layouts.clear();
   }
 
   // Appends one unit per line of `text`, laid out at `x` to the right edge. The first unit gets
@@ -335,7 +329,7 @@ class Writer {
   // the top of a page.
   void AddText(Block& b, std::string_view text, const TextStyle& s, double x = 0, double gap = 0,
                bool keep_with_next = false, PangoAttrList* attrs = nullptr) {
-    PangoLayout* layout = Layout(text, s, content_width() - x, PANGO_ALIGN_LEFT, attrs);
+    PangoLayout* layout = Layout(b, text, s, content_width_ - x, PANGO_ALIGN_LEFT, attrs);
     const std::size_t first = b.units.size();
     PangoLayoutIter* it = pango_layout_get_iter(layout);
     do {
@@ -372,7 +366,7 @@ class Writer {
     std::vector<std::pair<std::size_t, double>> cell_runs;  // first run, height
     for (const Cell& c : cells) {
       cell_runs.emplace_back(u.runs.size(), 0);
-      PangoLayout* layout = Layout(c.text, *c.style, c.width, c.align, c.attrs);
+      PangoLayout* layout = Layout(b, c.text, *c.style, c.width, c.align, c.attrs);
       double y = 0;
       PangoLayoutIter* it = pango_layout_get_iter(layout);
       do {
@@ -409,8 +403,60 @@ class Writer {
     b.units.push_back(std::move(u));
   }
 
-  // Draws the block's units, starting new pages where needed, then frees
-  // the pool for the next block.
+ private:
+  // A new layout owned by `b`, `width` wide, holding `text` (made valid).
+  PangoLayout* Layout(Block& b, std::string_view text, const TextStyle& s, double width,
+                      PangoAlignment align, PangoAttrList* attrs) {
+    if (spare_.empty()) {
+      spare_.emplace_back(pango_layout_new(context_));
+      pango_layout_set_wrap(spare_.back().get(), PANGO_WRAP_WORD_CHAR);
+    }
+    PangoLayout* layout = b.layouts.emplace_back(std::move(spare_.back())).get();
+    spare_.pop_back();
+    pango_layout_set_font_description(layout, s.font);
+    pango_layout_set_width(layout, static_cast<int>(width * PANGO_SCALE));
+    pango_layout_set_alignment(layout, align);
+    pango_layout_set_attributes(layout, attrs);
+    std::string scratch;
+    const std::string_view clean = Clean(text, scratch);
+    pango_layout_set_text(layout, clean.data(), static_cast<int>(clean.size()));
+    return layout;
+  }
+
+  PangoContext* context_;
+  double content_width_;
+  std::vector<LayoutPtr> spare_;  // reclaimed, for Layout() to reuse
+};
+
+// Pages, the flow that fills them, and the pango objects every page shares.
+class Writer {
+ public:
+  Writer(cairo_surface_t* surface, cairo_t* cr, double width, double height, std::string footer)
+      : surface_(surface),
+        cr_(cr),
+        width_(width),
+        height_(height),
+        footer_(std::move(footer)),
+        context_(MakeContext(pango_cairo_font_map_get_default(), cr)),
+        typesetter_(context_.get(), content_width()) {
+    footer_font_ = MakeFont(7.5);
+    footer_layout_.reset(pango_layout_new(context_.get()));
+    pango_layout_set_font_description(footer_layout_.get(), footer_font_.get());
+  }
+
+  double content_width() const { return width_ - 2 * kMargin; }
+  double content_height() const { return height_ - kMargin - kBottomMargin; }
+  cairo_t* cr() const { return cr_; }
+  PangoContext* context() const { return context_.get(); }
+  // Lays out with context(): for this thread's blocks.
+  Typesetter& typesetter() { return typesetter_; }
+  // False once drawing or writing failed (the rest would be lost anyway).
+  bool ok() const {
+    return cairo_status(cr_) == CAIRO_STATUS_SUCCESS &&
+           cairo_surface_status(surface_) == CAIRO_STATUS_SUCCESS;
+  }
+
+  // Draws the block's units, starting new pages where needed. Only reads `b`.
   void Place(const Block& b) {
     double total = 0;
     for (const Unit& u : b.units) total += u.gap + u.height;
@@ -440,7 +486,7 @@ class Writer {
         NewPage();
         if (item_started && b.continued) {
           Block top;
-          AddText(top, b.continued->text, b.continued->style, b.continued->x);
+          typesetter_.AddText(top, b.continued->text, b.continued->style, b.continued->x);
           for (Unit& t : top.units) {
             t.bar = true;
             Draw(t, b.bar_color);
@@ -460,7 +506,6 @@ class Writer {
       item_started = item_started || u.bar;
     }
     CloseBar();
-    pool_used_ = 0;
   }
 
   // A box `height` tall at the flow's position after `gap`, on a new page if
@@ -503,23 +548,6 @@ class Writer {
 
  private:
   double bottom() const { return height_ - kBottomMargin; }
-
-  PangoLayout* Layout(std::string_view text, const TextStyle& s, double width, PangoAlignment align,
-                      PangoAttrList* attrs) {
-    if (pool_used_ == pool_.size()) {
-      pool_.emplace_back(pango_layout_new(context_.get()));
-      pango_layout_set_wrap(pool_.back().get(), PANGO_WRAP_WORD_CHAR);
-    }
-    PangoLayout* layout = pool_[pool_used_++].get();
-    pango_layout_set_font_description(layout, s.font);
-    pango_layout_set_width(layout, static_cast<int>(width * PANGO_SCALE));
-    pango_layout_set_alignment(layout, align);
-    pango_layout_set_attributes(layout, attrs);
-    std::string scratch;
-    const std::string_view clean = Clean(text, scratch);
-    pango_layout_set_text(layout, clean.data(), static_cast<int>(clean.size()));
-    return layout;
-  }
 
   void Draw(const Unit& u, Color bar_color) {
     if (u.rule) {
@@ -570,11 +598,10 @@ class Writer {
   cairo_t* cr_;
   double width_, height_;
   std::string footer_;
-  std::unique_ptr<PangoContext, PangoFree> context_;
+  ContextPtr context_;
+  Typesetter typesetter_;
   FontPtr footer_font_;
   LayoutPtr footer_layout_;
-  std::vector<LayoutPtr> pool_;
-  std::size_t pool_used_ = 0;
   int page_ = 0;
   double y_ = 0;
   bool has_content_ = false;
@@ -657,40 +684,155 @@ class CairoCanvas final : public Canvas {
   FontPtr font_;
 };
 
+// ---- laying out ahead ----
+
+// Builds a run of blocks on two threads, the worker's and the caller's, while
+// the caller places them: laying text out (shaping) is about half of the
+// work, and it does not depend on where the blocks land.
+//
+// The blocks are built in chunks of kChunk, each by one thread with its own
+// typesetter: the worker's has its own font map (pango objects are not
+// thread-safe; separate font maps are). The worker builds chunks ahead in
+// order; when the caller needs a chunk the worker is still building, it
+// builds the next unclaimed one itself rather than wait. A chunk is used by
+// one thread at a time: its builder, then the caller, which only reads a
+// worker's chunk (draws its lines) and hands it back through Recycle() for
+// the worker to free, so the worker's fonts are only referenced and released
+// on the worker thread. Drawing a worker's line only reads its fonts' cairo
+// scaled fonts, which laying it out has made, and which cairo shares between
+// the two font maps (so the PDF embeds each font once) and guards itself.
+// At most kAhead chunks are built and not recycled, which bounds memory.
+// Which thread builds a chunk changes neither its blocks nor their order, so
+// the output is the same as laid out on one thread.
+class BlockPipeline {
+ public:
+  struct Chunk {
+    std::vector<Block> blocks;  // empty once every block was handed out
+    bool by_worker = false;
+  };
+  // Builds block `i` of `count` into an empty block, with `typesetter`; must
+  // only read what stays unchanged while the pipeline lives, and not depend
+  // on the blocks built before.
+  using Build = std::function<void(Typesetter& typesetter, std::size_t i, Block&)>;
+
+  // `context` is the worker's (from its own font map); `own` is the caller's.
+  BlockPipeline(std::size_t count, ContextPtr context, Typesetter& own, Build build)
+      : count_(count),
+        chunks_((count + kChunk - 1) / kChunk),
+        context_(std::move(context)),
+        own_(own),
+        build_(std::move(build)),
+        worker_([this] { Run(); }) {}
+
+  // Stops the worker, when it is not done, and waits for it.
+  ~BlockPipeline() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    worker_.join();
+  }
+
+  BlockPipeline(const BlockPipeline&) = delete;
+  BlockPipeline& operator=(const BlockPipeline&) = delete;
+
+  // The next chunk, in order; one without blocks once all were handed out.
+  Chunk Next() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      if (next_ == chunks_) return {};
+      if (auto it = ready_.find(next_); it != ready_.end()) {
+        Chunk chunk = std::move(it->second);
+        ready_.erase(it);
+        ++next_;
+        return chunk;
+      }
+      if (claimed_ < chunks_ && (claimed_ == next_ || out_ < kAhead)) {
+        // Ours is not claimed yet, or the worker is on it: build one here.
+        const std::size_t k = claimed_++;
+        ++out_;
+        lock.unlock();
+        Chunk chunk = BuildChunk(own_, k);
+        lock.lock();
+        ready_.emplace(k, std::move(chunk));
+        continue;
+      }
+      changed_.wait(lock);
+    }
+  }
+
+  // Gives a chunk from Next() back, once the caller no longer uses it.
+  void Recycle(Chunk chunk) {
+    if (!chunk.by_worker) {
+      for (Block& b : chunk.blocks) own_.Reclaim(b);
+    }
+    {
+      std::lock_guard lock(mutex_);
+      --out_;
+      if (chunk.by_worker) recycled_.push_back(std::move(chunk));
+    }
+    changed_.notify_all();
+  }
+
+ private:
+  static constexpr std::size_t kChunk = 64;  // blocks per chunk
+  static constexpr std::size_t kAhead = 8;   // chunks built and not yet recycled
+
+  Chunk BuildChunk(Typesetter& typesetter, std::size_t k) {
+    Chunk chunk{std::vector<Block>(std::min(kChunk, count_ - k * kChunk)),
+                &typesetter != &own_};
+    for (std::size_t i = 0; i < chunk.blocks.size(); ++i) {
+      build_(typesetter, k * kChunk + i, chunk.blocks[i]);
+    }
+    return chunk;
+  }
+
+  void Run() {
+    Typesetter typesetter(context_.get(), own_.content_width());
+    while (true) {
+      std::vector<Chunk> recycled;
+      std::size_t k = 0;
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return stop_ || claimed_ == chunks_ || out_ < kAhead; });
+        if (stop_ || claimed_ == chunks_) return;
+        k = claimed_++;
+        ++out_;
+        recycled.swap(recycled_);
+      }
+      // Their layouts are reused or freed here, on the worker thread.
+      for (Chunk& c : recycled) {
+        for (Block& b : c.blocks) typesetter.Reclaim(b);
+      }
+      recycled.clear();
+      Chunk chunk = BuildChunk(typesetter, k);
+      {
+        std::lock_guard lock(mutex_);
+        ready_.emplace(k, std::move(chunk));
+      }
+      changed_.notify_all();
+    }
+  }
+
+  const std::size_t count_;
+  const std::size_t chunks_;
+  ContextPtr context_;  // the worker's only while it runs
+  Typesetter& own_;
+  const Build build_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::size_t, Chunk> ready_;  // built, not yet handed out, by index
+  std::vector<Chunk> recycled_;         // the worker's, handed back, not yet freed
+  std::size_t claimed_ = 0;             // chunks a thread has started building
+  std::size_t next_ = 0;                // the chunk Next() hands out next
+  std::size_t out_ = 0;                 // chunks claimed and not yet recycled
+  bool stop_ = false;                   // the caller wants no more
+  // Last: starts once the members above are ready, joins before they go.
+  std::thread worker_;
+};
+
 // ---- the document ----
-
-std::string KindPlural(model::Kind kind) {
-  switch (kind) {
-    case model::Kind::kEntry:
-      return "entries";
-    case model::Kind::kAppreciation:
-      return "appreciations";
-    case model::Kind::kCommitment:
-      return "commitments";
-    case model::Kind::kCheckin:
-      return "check-ins";
-    case model::Kind::kAgreements:
-      return "agreements";
-    default:
-      return "items";
-  }
-}
-
-std::string RhythmLabel(const std::string& rhythm) {
-  if (rhythm == "day") return "Daily";
-  if (rhythm == "week") return "Weekly";
-  if (rhythm == "month") return "Monthly";
-  return rhythm;
-}
-
-std::string JoinList(const std::vector<std::string>& parts, const std::string& last_sep) {
-  std::string out;
-  for (std::size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0) out += i + 1 == parts.size() ? last_sep : ", ";
-    out += parts[i];
-  }
-  return out;
-}
 
 // Whether the filters show less than everything (kinds, tags or author).
 bool Narrowed(const Filters& f) {
@@ -702,32 +844,27 @@ bool Narrowed(const Filters& f) {
   return (!kinds.empty() && kinds != all) || !f.tags.empty() || f.author.has_value();
 }
 
-// "Showing only appreciations and check-ins tagged #a or #b, written by
-// Samír. Alice's private entries are included." Empty when nothing is
-// filtered.
-std::string FilterSentence(const Document& doc) {
-  const Filters& f = doc.filters;
-  std::string out;
-  if (Narrowed(f)) {
-    std::vector<model::Kind> kinds = f.kinds;
-    std::sort(kinds.begin(), kinds.end());
-    kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
-    std::vector<std::string> names;
-    for (model::Kind k : kinds) names.push_back(KindPlural(k));
-    if (names.empty() || names.size() == 4) names = {"items"};
-    out = "Showing only " + JoinList(names, " and ");
-    if (!f.tags.empty()) {
-      std::vector<std::string> tags;
-      for (const auto& t : f.tags) tags.push_back("#" + t);
-      out += " tagged " + JoinList(tags, " or ");
-    }
-    if (f.author) out += (f.tags.empty() ? " written by " : ", written by ") + *f.author;
-    out += ".";
-  }
-  if (f.include_private) {
+// The filter sentence every format shows ("Filtered: Only ..."), and whether
+// the exporter's private entries are included. Empty when nothing is filtered.
+std::string FilterNote(const Document& doc) {
+  std::string out = FilterSentence(doc, [](const std::string& t) { return t; });
+  if (doc.filters.include_private) {
     if (!out.empty()) out += " ";
     out += doc.exporter + "\u2019s private entries are included.";
   }
+  return out;
+}
+
+// "weekly" -> "Weekly" (the adjectives are ASCII).
+std::string Capitalized(std::string s) {
+  if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
+  return s;
+}
+
+// The parts of an item's header line, separated by middle dots.
+std::string JoinMeta(const std::vector<std::string>& parts) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : " \u00b7 ") + p;
   return out;
 }
 
@@ -753,7 +890,7 @@ std::optional<std::size_t> MemberIndex(const Document& doc, const std::string& n
 
 class Composer {
  public:
-  Composer(Writer& w, const Document& doc) : w_(w), doc_(doc) {
+  Composer(Writer& w, const Document& doc) : w_(w), t_(w.typesetter()), doc_(doc) {
     title_font_ = MakeFont(24, PANGO_WEIGHT_BOLD);
     names_font_ = MakeFont(15);
     period_font_ = MakeFont(11.5);
@@ -794,19 +931,19 @@ class Composer {
   void Cover() {
     Block b;
     b.marks.push_back({0, "Summary", CAIRO_PDF_OUTLINE_ROOT, nullptr, false});
-    w_.AddText(b, "Our journal", title_, 0, 0, true);
+    t_.AddText(b, "Our journal", title_, 0, 0, true);
     std::string names;
     for (const auto& m : doc_.members) names += (names.empty() ? "" : " & ") + m;
-    if (!names.empty()) w_.AddText(b, names, names_, 0, 4, true);
-    w_.AddText(b, PeriodLabel(doc_), period_, 0, 14, true);
-    w_.AddText(b,
+    if (!names.empty()) t_.AddText(b, names, names_, 0, 4, true);
+    t_.AddText(b, PeriodLabel(doc_), period_, 0, 14, true);
+    t_.AddText(b,
                "Prepared by " + doc_.exporter + " on " + LongDate(DayOfMs(doc_.generated_ms)) +
                    " with Hearth.",
                small_, 0, 4, true);
-    const std::string filters = FilterSentence(doc_);
-    if (!filters.empty()) w_.AddText(b, filters, small_, 0, 2, true);
+    const std::string filters = FilterNote(doc_);
+    if (!filters.empty()) t_.AddText(b, filters, small_, 0, 2, true);
     if (doc_.items.empty() && doc_.commitments.empty()) {
-      w_.AddText(b,
+      t_.AddText(b,
                  Narrowed(doc_.filters) ? "There is nothing in this period that matches these "
                                           "filters."
                                         : "There is nothing in this period.",
@@ -816,12 +953,12 @@ class Composer {
     }
 
     // The summary: a label column and a right-aligned figure column.
-    w_.AddText(b, "Summary", h1_, 0, 30, true);
-    w_.AddRule(b, 4, true);
+    t_.AddText(b, "Summary", h1_, 0, 30, true);
+    t_.AddRule(b, 4, true);
     const double label_w = 230, figure_x = 230, figure_w = 40;
     auto row = [&](const std::string& label, std::uint64_t n, double indent, double gap) {
       const std::string figure = std::to_string(n);
-      w_.AddRow(b,
+      t_.AddRow(b,
                 {Cell{label, &body_, indent, label_w - indent},
                  Cell{figure, &body_, figure_x, figure_w, PANGO_ALIGN_RIGHT}},
                 gap, true);
@@ -829,7 +966,7 @@ class Composer {
     if (doc_.appreciations.empty()) {
       row("Appreciations", 0, 0, 6);
     } else {
-      w_.AddText(b, "Appreciations", body_, 0, 6, true);
+      t_.AddText(b, "Appreciations", body_, 0, 6, true);
       for (const auto& a : doc_.appreciations) {
         row(a.from + " \u2192 " + a.to, a.count, 14, 0);
       }
@@ -846,8 +983,8 @@ class Composer {
 
   void CommitmentTable() {
     Block b;
-    w_.AddText(b, "Commitments", h1_, 0, 30, true);
-    w_.AddRule(b, 4, true);
+    t_.AddText(b, "Commitments", h1_, 0, 30, true);
+    t_.AddRule(b, 4, true);
     // Figure columns on the right; the commitment (its text, then who keeps
     // it and how often) takes the rest.
     struct Column {
@@ -876,21 +1013,21 @@ class Composer {
     };
     std::vector<std::string> head = {"Commitment"};
     for (const auto& c : figures) head.push_back(c.title);
-    w_.AddRow(b, row(head, &small_bold_, nullptr), 4, true, /*bottom_align=*/true);
-    w_.AddRule(b, 2, true);
+    t_.AddRow(b, row(head, &small_bold_, nullptr), 4, true, /*bottom_align=*/true);
+    t_.AddRule(b, 2, true);
     for (const CommitmentSummary& c : doc_.commitments) {
       const node::FollowThroughStats& s = c.stats;
       Styled text;
-      text.Add(c.text).Add("\n" + RhythmLabel(c.rhythm) + ", kept by " + c.owner,
+      text.Add(c.text).Add("\n" + Capitalized(RhythmAdjective(c.rhythm)) + ", kept by " + c.owner,
                            PANGO_WEIGHT_NORMAL, &kMuted, 0.85);
-      w_.AddRow(b,
+      t_.AddRow(b,
                 row({text.text(), std::to_string(c.kept), std::to_string(c.missed),
                      std::to_string(c.not_recorded), std::to_string(s.streak),
                      PercentOrDash(s.kept4, s.recorded4), PercentOrDash(s.kept12, s.recorded12)},
                     &table_, text.attrs()),
                 6);
     }
-    w_.AddText(b,
+    t_.AddText(b,
                "Kept, missed and not recorded count the commitment\u2019s periods inside the "
                "exported period. Streak, last 4 and last 12 are as of " +
                    LongDate(doc_.to_day) +
@@ -904,8 +1041,8 @@ class Composer {
     w_.NewPage();
     Block b;
     b.marks.push_back({0, "Charts", CAIRO_PDF_OUTLINE_ROOT, nullptr, false});
-    w_.AddText(b, "Charts", h1_, 0, 0, true);
-    w_.AddRule(b, 4, false);
+    t_.AddText(b, "Charts", h1_, 0, 0, true);
+    t_.AddRule(b, 4, false);
     w_.Place(b);
     CairoCanvas canvas(w_.cr(), w_.context());
     const double width = w_.content_width();
@@ -924,7 +1061,7 @@ class Composer {
     // A chart taller than a page is drawn smaller rather than cut.
     const double scale = std::min(1.0, (w_.content_height() - 40) / height);
     Block b;
-    w_.AddText(b, heading, h2_, 0, 26, false);
+    t_.AddText(b, heading, h2_, 0, 26, false);
     double heading_height = 0;
     for (const Unit& u : b.units) heading_height += u.gap + u.height;
     if (!w_.Fits(heading_height + kChartGap + height * scale)) w_.NewPage();
@@ -943,30 +1080,41 @@ class Composer {
     int journal = 0;
     w_.AddOutline("Journal", CAIRO_PDF_OUTLINE_ROOT, &journal, true);
     Block intro;
-    w_.AddText(intro, "Journal", h1_, 0, 0, true);
-    w_.AddText(intro,
+    t_.AddText(intro, "Journal", h1_, 0, 0, true);
+    t_.AddText(intro,
                Narrowed(doc_.filters) ? "What matches the filters in the period, oldest first."
                                       : "Everything in the period, oldest first.",
                small_, 0, 3, true);
     w_.Place(intro);
-    std::optional<std::pair<int, unsigned>> month;
-    for (const auto& item : doc_.items) {
-      Block b;
-      const CivilDate c = CivilFromDays(item.day);
-      if (!month || month->first != c.year || month->second != c.month) {
-        month = std::pair{c.year, c.month};
-        const std::string label = MonthLabel(item.day);
-        b.marks.push_back({0, label, journal, nullptr, false});
-        w_.AddText(b, label, h2_, 0, 26, true);
-        w_.AddRule(b, 3, true);
+    // The items' blocks are laid out ahead on a second thread (it reads
+    // doc_ and the styles, which stay unchanged meanwhile) and placed here.
+    const std::vector<node::ItemView>& items = doc_.items;
+    PangoFontMap* fonts = pango_cairo_font_map_new();
+    BlockPipeline pipeline(items.size(), MakeContext(fonts, w_.cr()), t_,
+                           [this, &items, journal](Typesetter& t, std::size_t i, Block& b) {
+                             const CivilDate c = CivilFromDays(items[i].day);
+                             if (i == 0 || CivilFromDays(items[i - 1].day).month != c.month ||
+                                 CivilFromDays(items[i - 1].day).year != c.year) {
+                               const std::string label = MonthHeading(items[i].day);
+                               b.marks.push_back({0, label, journal, nullptr, false});
+                               t.AddText(b, label, h2_, 0, 26, true);
+                               t.AddRule(b, 3, true);
+                             }
+                             Item(t, b, items[i]);
+                           });
+    g_object_unref(fonts);  // the context holds it
+    bool ok = true;
+    for (auto chunk = pipeline.Next(); ok && !chunk.blocks.empty(); chunk = pipeline.Next()) {
+      for (const Block& b : chunk.blocks) {
+        w_.Place(b);
+        ok = w_.ok();
+        if (!ok) break;
       }
-      Item(b, item);
-      w_.Place(b);
-      if (!w_.ok()) return;
+      pipeline.Recycle(std::move(chunk));
     }
   }
 
-  void Item(Block& b, const node::ItemView& v) {
+  void Item(Typesetter& t, Block& b, const node::ItemView& v) {
     const auto index = MemberIndex(doc_, v.author);
     b.bar_color = index ? MemberColor(*index) : kFaint;
     b.keep_whole = true;
@@ -983,8 +1131,8 @@ class Composer {
     }
     if (v.memory) head.Add(" \u00b7 memory");
     if (v.is_private) head.Add(" \u00b7 private", PANGO_WEIGHT_BOLD);
-    w_.AddText(b, head, small_, x, kItemGap, true);
-    if (!v.title.empty()) w_.AddText(b, v.title, item_title_, x, 3, true);
+    t.AddText(b, head, small_, x, kItemGap, true);
+    if (!v.title.empty()) t.AddText(b, v.title, item_title_, x, 3, true);
     b.continued.emplace();
     b.continued->text.Add(KindLabel(v.kind), PANGO_WEIGHT_BOLD)
         .Add(" \u00b7 " + FormatDate(v.day) + ", continued");
@@ -993,13 +1141,13 @@ class Composer {
 
     switch (v.kind) {
       case model::Kind::kCommitment:
-        Commitment(b, v, x);
+        Commitment(t, b, v, x);
         break;
       case model::Kind::kCheckin:
-        Checkin(b, v, x);
+        Checkin(t, b, v, x);
         break;
       default:
-        if (!v.text.empty()) w_.AddText(b, v.text, body_, x, 3);
+        if (!v.text.empty()) t.AddText(b, v.text, body_, x, 3);
         break;
     }
 
@@ -1007,11 +1155,11 @@ class Composer {
     if (v.mood) meta.push_back("Mood " + std::to_string(*v.mood) + "/5");
     if (!v.tags.empty()) {
       std::string tags;
-      for (const auto& t : v.tags) tags += (tags.empty() ? "#" : "  #") + t;
+      for (const auto& tag : v.tags) tags += (tags.empty() ? "#" : "  #") + tag;
       meta.push_back(tags);
     }
     if (!meta.empty()) {
-      w_.AddText(b, JoinList(meta, " \u00b7 "), small_, x, 3);
+      t.AddText(b, JoinMeta(meta), small_, x, 3);
     }
     for (std::size_t i = first; i < b.units.size(); ++i) b.units[i].bar = true;
   }
@@ -1030,26 +1178,26 @@ class Composer {
     }
   }
 
-  void Commitment(Block& b, const node::ItemView& v, double x) {
-    w_.AddText(b, v.text, item_title_, x, 3, true);
-    w_.AddText(b, RhythmLabel(cli::RhythmName(v.rhythm)) + ", kept by " + OwnerLabel(v), small_, x,
+  void Commitment(Typesetter& t, Block& b, const node::ItemView& v, double x) {
+    t.AddText(b, v.text, item_title_, x, 3, true);
+    t.AddText(b, Capitalized(RhythmAdjective(v.rhythm)) + ", kept by " + OwnerLabel(v), small_, x,
                2, !v.follow_through.empty());
     if (v.replaces != 0) {
-      w_.AddText(b, "It renegotiates an earlier commitment.", small_, x, 0, false);
+      t.AddText(b, "It renegotiates an earlier commitment.", small_, x, 0, false);
     }
     if (v.replaced_by != 0) {
-      w_.AddText(b, "It was later renegotiated.", small_, x, 0, false);
+      t.AddText(b, "It was later renegotiated.", small_, x, 0, false);
     }
     if (v.follow_through.empty()) return;
-    w_.AddText(b, "Follow-through", small_bold_, x, 6, true);
+    t.AddText(b, "Follow-through", small_bold_, x, 6, true);
     // Records without a note share rows, in columns; one with a note has a
     // row of its own. Either way they read in order, left to right.
     constexpr double kPeriodWidth = 58, kStateWidth = 44, kColumn = kPeriodWidth + kStateWidth + 14;
     const auto columns =
-        std::max<std::size_t>(1, static_cast<std::size_t>((w_.content_width() - x) / kColumn));
+        std::max<std::size_t>(1, static_cast<std::size_t>((t.content_width() - x) / kColumn));
     std::vector<Cell> row;
     auto flush = [&] {
-      if (!row.empty()) w_.AddRow(b, row, 1);
+      if (!row.empty()) t.AddRow(b, row, 1);
       row.clear();
     };
     for (const auto& f : v.follow_through) {
@@ -1065,14 +1213,14 @@ class Composer {
         const double note_x = x + kPeriodWidth + kStateWidth;
         row.push_back(Cell{f.period, &table_, x, kPeriodWidth});
         row.push_back(Cell{word, state, x + kPeriodWidth, kStateWidth});
-        row.push_back(Cell{f.note, &table_, note_x, w_.content_width() - note_x});
+        row.push_back(Cell{f.note, &table_, note_x, t.content_width() - note_x});
         flush();
       }
     }
     flush();
   }
 
-  void Checkin(Block& b, const node::ItemView& v, double x) {
+  void Checkin(Typesetter& t, Block& b, const node::ItemView& v, double x) {
     const auto& prompts = node::CheckinPrompts();
     const double indent = x + 10;
     for (const auto& a : v.answers) {
@@ -1080,29 +1228,30 @@ class Composer {
       const auto index = MemberIndex(doc_, a.member);
       TextStyle name = label_;
       name.color = index ? MemberColor(*index) : kInk;
-      w_.AddText(b, a.member, name, x, 8, true);
+      t.AddText(b, a.member, name, x, 8, true);
       if (a.sealed) {
-        w_.AddText(b, a.member + "\u2019s answers are still sealed.", prompt_, indent, 1, false);
+        t.AddText(b, a.member + "\u2019s answers are still sealed.", prompt_, indent, 1, false);
         continue;
       }
       bool any = false;
       for (std::size_t i = 0; i < a.answers.size() && i < prompts.size(); ++i) {
         if (a.answers[i].empty()) continue;
         any = true;
-        w_.AddText(b, prompts[i], prompt_, indent, 4, true);
+        t.AddText(b, prompts[i], prompt_, indent, 4, true);
         std::string answer = a.answers[i];
         if (i == 0 && answer.find_first_not_of("0123456789") == std::string::npos) {
           answer += " / 10";  // the connection score
         }
-        w_.AddText(b, answer, body_, indent, 0, false);
+        t.AddText(b, answer, body_, indent, 0, false);
       }
-      if (!any) w_.AddText(b, "No answers.", prompt_, indent, 1, false);
+      if (!any) t.AddText(b, "No answers.", prompt_, indent, 1, false);
       // A member's answers stay on one page when they fit on one.
       for (std::size_t i = group; i + 1 < b.units.size(); ++i) b.units[i].keep_with_next = true;
     }
   }
 
   Writer& w_;
+  Typesetter& t_;  // w_'s, for the blocks made on this thread
   const Document& doc_;
   FontPtr title_font_, names_font_, period_font_, h1_font_, h2_font_, body_font_, item_title_font_,
       small_font_, small_bold_font_, table_font_, table_bold_font_, label_font_, prompt_font_;

@@ -195,7 +195,7 @@ TEST_F(PdfTest, FiltersThatNarrowAreStated) {
   doc.filters.author = "Samír";
   doc.filters.include_private = false;
   const std::string text = Text(Render(doc, "filtered.pdf"));
-  EXPECT_NE(text.find("Showing only appreciations and check-ins tagged #home, written by Samír."),
+  EXPECT_NE(text.find("Filtered: Only appreciations and check-ins, tagged \u201chome\u201d and written by Samír."),
             std::string::npos)
       << text.substr(0, 800);
 }
