@@ -141,12 +141,14 @@ Result<Document> BuildDocument(node::Node& node, const Filters& filters) {
   if (filters.from_day && filters.to_day && *filters.from_day > *filters.to_day) {
     return MakeError(Errc::kInvalidInput, "--from is after --to.");
   }
-  HEARTH_ASSIGN_OR_RETURN(node::StatusView status, node.GetStatus());
   Document doc;
-  doc.space_id = status.space_id;
-  doc.exporter = status.me.name;
-  doc.members.push_back(status.me.name);
-  for (const auto& m : status.members) {
+  doc.space_id = node.SpaceId();
+  const std::vector<node::MemberView> members = node.Members();
+  for (const auto& m : members) {
+    if (m.me) doc.exporter = m.name;
+  }
+  doc.members.push_back(doc.exporter);
+  for (const auto& m : members) {
     if (!m.me) doc.members.push_back(m.name);
   }
   const std::string partner = doc.members.size() > 1 ? doc.members[1] : std::string("your partner");

@@ -1484,6 +1484,14 @@ Result<std::optional<ItemView>> Node::RandomMemory() {
   return std::optional<ItemView>(all[crypto::RandomU64() % all.size()]);
 }
 
+std::vector<MemberView> Node::Members() const {
+  std::vector<MemberView> out;
+  for (const auto& [id, name] : impl_->member_names) out.push_back({id, name, id == member_id()});
+  return out;
+}
+
+std::string Node::SpaceId() const { return ToHex(impl_->keys.space_id); }
+
 Result<StatusView> Node::GetStatus() {
   Impl& im = *impl_;
   StatusView s;

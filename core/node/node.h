@@ -323,6 +323,10 @@ class Node {
   // A random earlier appreciation or memory, if there is one.
   Result<std::optional<ItemView>> RandomMemory();
   Result<StatusView> GetStatus();
+  // The members of the space (from the roster held here) and the space's id
+  // (32 hex digits): the cheap part of GetStatus.
+  std::vector<MemberView> Members() const;
+  std::string SpaceId() const;
   // Re-checks every record (chain, signature, decryption) and that the stored
   // items equal a rebuild from the records. kIntegrity names the first failure.
   Result<VerifyReport> Verify();
