@@ -86,6 +86,20 @@ Result<std::int64_t> ParseDay(const std::string& text, const std::string& option
   return *d;
 }
 
+Result<model::Rhythm> ParseRhythm(const std::string& every) {
+  if (every == "day") return model::Rhythm::kDay;
+  if (every == "week") return model::Rhythm::kWeek;
+  if (every == "month") return model::Rhythm::kMonth;
+  return MakeError(Errc::kInvalidInput, "--every must be day, week or month, not '" + every + "'.");
+}
+
+Result<model::Owner> ParseOwner(const std::string& owner) {
+  if (owner == "me") return model::Owner::kAuthor;
+  if (owner == "partner") return model::Owner::kPartner;
+  if (owner == "both") return model::Owner::kBoth;
+  return MakeError(Errc::kInvalidInput, "--owner must be me, partner or both, not '" + owner + "'.");
+}
+
 // Text from the argument, else stdin when it is not a terminal, else $EDITOR.
 Result<std::string> TextFrom(const std::optional<std::string>& arg, const std::string& initial) {
   if (arg) return *arg;
@@ -268,18 +282,10 @@ int Run(int argc, char** argv) {
   commit->add_option("--every", every, "Rhythm: day, week or month (default week)");
   commit->add_option("--owner", owner, "Who keeps it: me, partner or both (default me)");
   handlers[commit] = [&](Session& s) -> Status {
-    const std::map<std::string, model::Rhythm> rhythms = {
-        {"day", model::Rhythm::kDay}, {"week", model::Rhythm::kWeek}, {"month", model::Rhythm::kMonth}};
-    const std::map<std::string, model::Owner> owners = {
-        {"me", model::Owner::kAuthor}, {"partner", model::Owner::kPartner}, {"both", model::Owner::kBoth}};
-    if (!rhythms.contains(every)) {
-      return MakeError(Errc::kInvalidInput, "--every must be day, week or month, not '" + every + "'.");
-    }
-    if (!owners.contains(owner)) {
-      return MakeError(Errc::kInvalidInput, "--owner must be me, partner or both, not '" + owner + "'.");
-    }
+    HEARTH_ASSIGN_OR_RETURN(model::Rhythm rhythm, ParseRhythm(every));
+    HEARTH_ASSIGN_OR_RETURN(model::Owner keeper, ParseOwner(owner));
     HEARTH_TRY(s.Open());
-    HEARTH_ASSIGN_OR_RETURN(auto id, s.node->Commit(commit_text, rhythms.at(every), owners.at(owner)));
+    HEARTH_ASSIGN_OR_RETURN(auto id, s.node->Commit(commit_text, rhythm, keeper));
     std::cout << "Saved commitment " << IdToHex(id) << ".\n";
     return {};
   };
@@ -386,22 +392,16 @@ int Run(int argc, char** argv) {
   reneg->add_option("--every", reneg_every, "Rhythm: day, week or month (default: as before)");
   reneg->add_option("--owner", reneg_owner, "Who keeps it: me, partner or both (default: the same people)");
   handlers[reneg] = [&](Session& s) -> Status {
-    const std::map<std::string, model::Rhythm> rhythms = {
-        {"day", model::Rhythm::kDay}, {"week", model::Rhythm::kWeek}, {"month", model::Rhythm::kMonth}};
-    const std::map<std::string, model::Owner> owners = {
-        {"me", model::Owner::kAuthor}, {"partner", model::Owner::kPartner}, {"both", model::Owner::kBoth}};
-    if (reneg_every && !rhythms.contains(*reneg_every)) {
-      return MakeError(Errc::kInvalidInput, "--every must be day, week or month, not '" + *reneg_every + "'.");
+    std::optional<model::Rhythm> r;
+    std::optional<model::Owner> o;
+    if (reneg_every) {
+      HEARTH_ASSIGN_OR_RETURN(r, ParseRhythm(*reneg_every));
     }
-    if (reneg_owner && !owners.contains(*reneg_owner)) {
-      return MakeError(Errc::kInvalidInput, "--owner must be me, partner or both, not '" + *reneg_owner + "'.");
+    if (reneg_owner) {
+      HEARTH_ASSIGN_OR_RETURN(o, ParseOwner(*reneg_owner));
     }
     HEARTH_TRY(s.Open());
     HEARTH_ASSIGN_OR_RETURN(auto old_id, s.node->Resolve(reneg_id));
-    std::optional<model::Rhythm> r;
-    std::optional<model::Owner> o;
-    if (reneg_every) r = rhythms.at(*reneg_every);
-    if (reneg_owner) o = owners.at(*reneg_owner);
     HEARTH_ASSIGN_OR_RETURN(auto id, s.node->Renegotiate(old_id, reneg_text, r, o));
     std::cout << "Renegotiated: the commitment is now " << IdToHex(id).substr(0, 8) << ". The old one ("
               << IdToHex(old_id).substr(0, 8) << ") keeps its follow-through as history.\n";

@@ -137,6 +137,8 @@ std::string OwnerLabel(const node::ItemView& c, const std::string& partner_of_au
 
 }  // namespace
 
+std::int64_t ExportDay(const node::ItemView& item) { return item.memory ? DayOfMs(item.created_ms) : item.day; }
+
 Result<Document> BuildDocument(node::Node& node, const Filters& filters) {
   if (filters.from_day && filters.to_day && *filters.from_day > *filters.to_day) {
     return MakeError(Errc::kInvalidInput, "--from is after --to.");
@@ -213,10 +215,8 @@ Result<Document> BuildDocument(node::Node& node, const Filters& filters) {
       doc.items.push_back(std::move(v));
       continue;
     }
-    // A memory belongs to the period it was shared in; its own date (years
-    // ago, often) is shown with it.
-    const std::int64_t shared_on = v.memory ? DayOfMs(v.created_ms) : v.day;
-    if (shared_on < doc.from_day || shared_on > doc.to_day) continue;
+    const std::int64_t at = ExportDay(v);
+    if (at < doc.from_day || at > doc.to_day) continue;
     switch (v.kind) {
       case model::Kind::kEntry:
         ++doc.entries;
@@ -236,11 +236,9 @@ Result<Document> BuildDocument(node::Node& node, const Filters& filters) {
     std::stable_partition(v.answers.begin(), v.answers.end(),
                           [&](const node::AnswerView& a) { return a.member == doc.exporter; });
   }
-  // Oldest first, by the day an item is about (a memory: the day it was
-  // shared), then by when it was written.
-  const auto sort_day = [](const node::ItemView& v) { return v.memory ? DayOfMs(v.created_ms) : v.day; };
-  std::stable_sort(doc.items.begin(), doc.items.end(), [&](const node::ItemView& a, const node::ItemView& b) {
-    return sort_day(a) != sort_day(b) ? sort_day(a) < sort_day(b) : a.created_ms < b.created_ms;
+  // Oldest first, then by when it was written.
+  std::stable_sort(doc.items.begin(), doc.items.end(), [](const node::ItemView& a, const node::ItemView& b) {
+    return ExportDay(a) != ExportDay(b) ? ExportDay(a) < ExportDay(b) : a.created_ms < b.created_ms;
   });
   // Commitments in the order they were made.
   std::map<model::ItemId, std::int64_t> made;

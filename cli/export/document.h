@@ -100,6 +100,11 @@ struct Document {
 
 Result<Document> BuildDocument(node::Node& node, const Filters& filters);
 
+// The day an item stands at in an export: the day it is about, except that a
+// memory stands at the day it was shared (its own date, often years ago, is
+// shown with it). Items are ordered and grouped by month on this day.
+std::int64_t ExportDay(const node::ItemView& item);
+
 // Renderers. Text formats return the file's bytes; PDF writes `out`.
 std::string RenderMarkdown(const Document& doc);
 std::string RenderHtml(const Document& doc);

@@ -406,7 +406,7 @@ std::string RenderHtml(const Document& doc) {
   if (doc.items.empty()) o << "<p class=\"note\">Nothing was written in this period.</p>\n";
   std::string month;
   for (const auto& v : doc.items) {
-    const std::string m = MonthHeading(v.day);
+    const std::string m = MonthHeading(ExportDay(v));
     if (m != month) {
       if (!month.empty()) o << "</section>\n";
       o << "<section class=\"month\">\n<h3>" << m << "</h3>\n";

@@ -111,7 +111,8 @@ ordered_json StatsJson(const node::FollowThroughStats& s) {
                       {"kept4", s.kept4},
                       {"recorded4", s.recorded4},
                       {"kept12", s.kept12},
-                      {"recorded12", s.recorded12}};
+                      {"recorded12", s.recorded12},
+                      {"missed_in_a_row", s.missed_in_a_row}};
 }
 
 ordered_json ItemJson(const node::ItemView& v) {
@@ -334,7 +335,7 @@ std::int64_t TimestampAt(const json& j, const std::string& path) {
 }
 
 node::FollowThroughStats StatsAt(const json& j, const std::string& path) {
-  const Obj o(j, path, {"streak", "kept4", "recorded4", "kept12", "recorded12"});
+  const Obj o(j, path, {"streak", "kept4", "recorded4", "kept12", "recorded12", "missed_in_a_row"});
   constexpr std::uint64_t kMax = 0xffffffffULL;
   node::FollowThroughStats s;
   s.streak = static_cast<std::uint32_t>(o.Count("streak", kMax));
@@ -342,6 +343,7 @@ node::FollowThroughStats StatsAt(const json& j, const std::string& path) {
   s.recorded4 = static_cast<std::uint32_t>(o.Count("recorded4", kMax));
   s.kept12 = static_cast<std::uint32_t>(o.Count("kept12", kMax));
   s.recorded12 = static_cast<std::uint32_t>(o.Count("recorded12", kMax));
+  s.missed_in_a_row = static_cast<std::uint32_t>(o.Count("missed_in_a_row", kMax));
   return s;
 }
 

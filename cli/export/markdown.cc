@@ -363,7 +363,7 @@ std::string RenderMarkdown(const Document& doc) {
   if (doc.items.empty()) o << "Nothing was written in this period.\n\n";
   std::string month;
   for (const auto& v : doc.items) {
-    const std::string m = MonthHeading(v.day);
+    const std::string m = MonthHeading(ExportDay(v));
     if (m != month) {
       o << "### " << m << "\n\n";
       month = m;

@@ -1092,10 +1092,8 @@ class Composer {
     PangoFontMap* fonts = pango_cairo_font_map_new();
     BlockPipeline pipeline(items.size(), MakeContext(fonts, w_.cr()), t_,
                            [this, &items, journal](Typesetter& t, std::size_t i, Block& b) {
-                             const CivilDate c = CivilFromDays(items[i].day);
-                             if (i == 0 || CivilFromDays(items[i - 1].day).month != c.month ||
-                                 CivilFromDays(items[i - 1].day).year != c.year) {
-                               const std::string label = MonthHeading(items[i].day);
+                             const std::string label = MonthHeading(ExportDay(items[i]));
+                             if (i == 0 || MonthHeading(ExportDay(items[i - 1])) != label) {
                                b.marks.push_back({0, label, journal, nullptr, false});
                                t.AddText(b, label, h2_, 0, 26, true);
                                t.AddRule(b, 3, true);

@@ -147,13 +147,15 @@ FollowThroughStats StatsAsOf(const std::vector<FollowThroughView>& records, mode
   FollowThroughStats st;
   std::int64_t start = PeriodStart(r, day);
   if (!kept_in.contains(PeriodName(r, start))) start = PeriodStart(r, start - 1);
-  bool streak = true;
+  bool streak = true, missing = true;
   for (int i = 0;; ++i, start = PeriodStart(r, start - 1)) {
     auto it = kept_in.find(PeriodName(r, start));
     const bool recorded = it != kept_in.end();
     const bool kept = recorded && it->second;
     streak = streak && kept;
+    missing = missing && recorded && !kept;
     if (streak) ++st.streak;
+    if (missing) ++st.missed_in_a_row;
     if (i < 12 && recorded) {
       ++st.recorded12;
       st.kept12 += kept ? 1 : 0;
@@ -162,7 +164,7 @@ FollowThroughStats StatsAsOf(const std::vector<FollowThroughView>& records, mode
         st.kept4 += kept ? 1 : 0;
       }
     }
-    if (i >= 11 && !streak) break;
+    if (i >= 11 && !streak && !missing) break;
   }
   return st;
 }
@@ -557,8 +559,8 @@ struct Node::Impl {
   crypto::SymmetricKey SealKey(ItemId item) const { return keys.member_key.Derive(item, "hseal001"); }
 
   static Bytes SealAd(ItemId item, MemberId member) {
-    Bytes ad(AsBytes(std::string_view("hearth/checkin-seal/v1")).begin(),
-             AsBytes(std::string_view("hearth/checkin-seal/v1")).end());
+    const ByteView label = AsBytes(std::string_view("hearth/checkin-seal/v1"));
+    Bytes ad(label.begin(), label.end());
     PutU64Le(ad, item);
     PutU64Le(ad, member);
     return ad;
@@ -597,7 +599,6 @@ struct Node::Impl {
   // stay closed are added to `still_sealed`. A seal that does not open or
   // decode (a wrong revealed key, damage) stays closed: it never breaks the item.
   Item Unsealed(const Item& item, std::set<MemberId>* still_sealed = nullptr) const {
-    if (item.sealed.empty()) return item;
     Item out = item;
     std::map<MemberId, std::optional<crypto::SymmetricKey>> keys_of;
     for (const auto& [at, seal] : item.sealed) {
@@ -610,7 +611,8 @@ struct Node::Impl {
         plain = crypto::Open(*k->second, nonce, ByteView(seal.sealed).subspan(nonce.size()),
                              SealAd(item.id, seal.member));
       }
-      auto ops = plain ? codec::DecodeOpBatch(*plain) : Result<std::vector<Op>>(MakeError(Errc::kIntegrity, ""));
+      Result<std::vector<Op>> ops = MakeError(Errc::kIntegrity, "A seal does not open here.");
+      if (plain) ops = codec::DecodeOpBatch(*plain);
       if (!ops.ok()) {
         if (still_sealed != nullptr) still_sealed->insert(seal.member);
         continue;
@@ -686,11 +688,6 @@ struct Node::Impl {
     return r == static_cast<std::int64_t>(model::Rhythm::kMonth) ? model::Rhythm::kMonth : model::Rhythm::kWeek;
   }
 
-  static std::int64_t PeriodStart(model::Rhythm r, std::int64_t day) { return node::PeriodStart(r, day); }
-  static std::int64_t PreviousPeriodStart(model::Rhythm r, std::int64_t start) { return PeriodStart(r, start - 1); }
-  static std::int64_t NextPeriodStart(model::Rhythm r, std::int64_t start) { return node::NextPeriodStart(r, start); }
-  static std::string PeriodName(model::Rhythm r, std::int64_t day) { return node::PeriodName(r, day); }
-
   // ---- gentle signals (docs/user-guide.md, "Gentle signals") ----
 
   // Computed here from what this device holds, shown by `status` only, never
@@ -710,8 +707,8 @@ struct Node::Impl {
     std::optional<std::int64_t> last_checkin;
     for (const ItemView& c : checkins) {
       for (const AnswerView& a : c.answers) {
+        last_checkin = std::max(last_checkin.value_or(c.day), c.day);  // sealed answers count as a check-in
         if (a.sealed || a.answers.empty()) continue;
-        last_checkin = std::max(last_checkin.value_or(c.day), c.day);
         try {
           const int v = std::stoi(a.answers[0]);
           if (v >= 1 && v <= 10) scores[a.member_id].push_back(v);
@@ -734,7 +731,8 @@ struct Node::Impl {
     }
     if (last_checkin) {
       const std::int64_t last_start = PeriodStart(rhythm, *last_checkin);
-      if (last_start < PreviousPeriodStart(rhythm, PreviousPeriodStart(rhythm, period_start))) {
+      const std::int64_t two_periods_back = PeriodStart(rhythm, PeriodStart(rhythm, period_start - 1) - 1);
+      if (last_start < two_periods_back) {
         const std::int64_t days = today - *last_checkin;
         const std::string since = rhythm == model::Rhythm::kMonth
                                       ? std::to_string(days / 30) + " months"
@@ -756,22 +754,10 @@ struct Node::Impl {
                     ", usually about " + std::to_string(static_cast<int>(usual + 0.5)) +
                     "). A small, specific thank-you can go a long way.");
     }
-    // Commitments: the last two recorded periods both missed.
+    // Commitments: the last two recorded periods (or more) missed in a row.
     for (const ItemView& c : commitments) {
-      if (c.replaced_by != 0) continue;
-      std::int64_t start = PeriodStart(c.rhythm, today);
-      if (!std::any_of(c.follow_through.begin(), c.follow_through.end(),
-                       [&](const FollowThroughView& f) { return f.period == PeriodName(c.rhythm, start); })) {
-        start = PreviousPeriodStart(c.rhythm, start);
-      }
-      int missed = 0;
-      for (;; start = PreviousPeriodStart(c.rhythm, start)) {
-        auto it = std::find_if(c.follow_through.begin(), c.follow_through.end(),
-                               [&](const FollowThroughView& f) { return f.period == PeriodName(c.rhythm, start); });
-        if (it == c.follow_through.end() || it->kept) break;
-        ++missed;
-      }
-      if (missed < 2) continue;
+      const std::uint32_t missed = c.stats.missed_in_a_row;
+      if (c.replaced_by != 0 || missed < 2) continue;
       const std::string unit = c.rhythm == model::Rhythm::kDay ? "days" : c.rhythm == model::Rhythm::kMonth ? "months" : "weeks";
       std::string text = c.text;
       if (text.size() > 60) {
@@ -789,8 +775,11 @@ struct Node::Impl {
   // ---- reading ----
 
   ItemView View(const Item& stored) {
+    // Only check-ins with seals need an opened copy; every other item is read in place.
     std::set<MemberId> sealed_members;
-    const Item item = Unsealed(stored, &sealed_members);
+    std::optional<Item> opened;
+    if (!stored.sealed.empty()) opened = Unsealed(stored, &sealed_members);
+    const Item& item = opened ? *opened : stored;
     ItemView v;
     v.id = item.id;
     v.kind = item.kind;
@@ -909,16 +898,7 @@ struct Node::Impl {
     }
   }
 
-  std::string CurrentPeriod(model::Rhythm r) {
-    switch (r) {
-      case model::Rhythm::kDay:
-        return DayPeriod(Today());
-      case model::Rhythm::kMonth:
-        return MonthPeriod(Today());
-      default:
-        return WeekPeriod(Today());
-    }
-  }
+  std::string CurrentPeriod(model::Rhythm r) { return PeriodName(r, Today()); }
 };
 
 Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -1202,7 +1182,7 @@ Result<ItemId> Node::CheckIn(const std::vector<std::string>& answers) {
   for (std::size_t i = 1; i < answers.size(); ++i) {
     HEARTH_TRY(CheckText("answer", answers[i], kMaxTextBytes, false));
   }
-  const std::string period = impl_->PeriodName(impl_->CheckinRhythm(), impl_->Today());
+  const std::string period = PeriodName(impl_->CheckinRhythm(), impl_->Today());
   const ItemId id = impl_->CheckinId(period);
   // The score is a number: a last-writer-wins register. The written answers
   // are texts; answering again in the same period edits them. A skipped
@@ -1526,9 +1506,9 @@ Result<StatusView> Node::GetStatus() {
   HEARTH_ASSIGN_OR_RETURN(s.records_total, im.store->RecordCount());
   const std::int64_t today = im.Today();
   s.checkin_rhythm = im.CheckinRhythm();
-  const std::int64_t period_start = Impl::PeriodStart(s.checkin_rhythm, today);
-  s.checkin_period = Impl::PeriodName(s.checkin_rhythm, today);
-  s.checkin_next_day = Impl::NextPeriodStart(s.checkin_rhythm, period_start);
+  const std::int64_t period_start = PeriodStart(s.checkin_rhythm, today);
+  s.checkin_period = PeriodName(s.checkin_rhythm, today);
+  s.checkin_next_day = NextPeriodStart(s.checkin_rhythm, period_start);
   const ItemId checkin_id = im.CheckinId(s.checkin_period);
   HEARTH_ASSIGN_OR_RETURN(Item checkin, im.LoadItem(checkin_id));
   // A reveal the last receive could not write (the process ended between

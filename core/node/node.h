@@ -82,6 +82,7 @@ struct FollowThroughStats {
   std::uint32_t streak = 0;
   std::uint32_t kept4 = 0, recorded4 = 0;
   std::uint32_t kept12 = 0, recorded12 = 0;
+  std::uint32_t missed_in_a_row = 0;  // recorded missed periods in a row, counted back the same way
   friend bool operator==(const FollowThroughStats&, const FollowThroughStats&) = default;
 };
 

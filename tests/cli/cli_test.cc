@@ -254,6 +254,33 @@ TEST_F(CliTest, AppreciationCommitmentFollowThrough) {
   ExpectRefused({"commit", "x", "--every", "fortnight"}, 1, "--every");
 }
 
+TEST_F(CliTest, RenegotiateKeepsHistoryAndSignalsCanBeTurnedOff) {
+  InitPlain();
+  auto c = Hearth({"commit", "Cook every evening", "--every", "day"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  const std::string old_id = IdOf(c);
+  ASSERT_EQ(Hearth({"miss", old_id, "--note", "too tired"}).exit_code, 0);
+  ExpectRefused({"renegotiate", old_id, "Cook twice a week", "--every", "fortnight"}, 1, "--every");
+  ExpectRefused({"renegotiate", old_id, "Cook twice a week", "--owner", "neighbour"}, 1, "--owner");
+  auto r = Hearth({"renegotiate", old_id.substr(0, 6), "Cook twice a week", "--every", "week"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("keeps its follow-through as history"), std::string::npos) << r.out;
+  auto old_view = json::parse(Hearth({"show", old_id, "--json"}).out);
+  ASSERT_EQ(old_view["follow_through"].size(), 1u);
+  EXPECT_EQ(old_view["follow_through"][0]["note"], "too tired");
+  ASSERT_TRUE(old_view["replaced_by"].is_string());
+  auto new_view = json::parse(Hearth({"show", old_view["replaced_by"].get<std::string>(), "--json"}).out);
+  EXPECT_EQ(new_view["text"], "Cook twice a week");
+  EXPECT_EQ(new_view["rhythm"], "week");
+  EXPECT_EQ(new_view["replaces"], old_id);
+  ExpectRefused({"keep", old_id}, 1, "renegotiated");
+  ExpectRefused({"signals", "maybe"}, 1, "hearth signals on");
+  ASSERT_EQ(Hearth({"signals", "off"}).exit_code, 0);
+  EXPECT_FALSE(json::parse(Hearth({"status", "--json"}).out)["signals_enabled"].get<bool>());
+  ASSERT_EQ(Hearth({"signals", "on"}).exit_code, 0);
+  EXPECT_TRUE(json::parse(Hearth({"status", "--json"}).out)["signals_enabled"].get<bool>());
+}
+
 TEST_F(CliTest, CheckinFromFileStdinAndTerminal) {
   InitPlain();
   const fs::path answers = base_ / "answers.txt";

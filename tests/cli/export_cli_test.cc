@@ -133,6 +133,16 @@ TEST_F(ExportCliTest, MarkdownAndHtmlGoToStandardOutputOrAFile) {
   ASSERT_EQ(md.exit_code, 0) << md.err;
   EXPECT_NE(md.out.find("Merci pour le dîner, mon cœur — week 3"), std::string::npos);
   EXPECT_EQ(md.out.find("Sunday dinner"), std::string::npos);
+  // The memory (about 2019, shared in the period) stands under a month of the
+  // period, not under a heading of its own from 2019.
+  auto all = Hearth({"export", "--format", "md", "--from", "2026-10-01", "--to", "2026-11-30"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  const auto memory = all.out.find("Remember the night train to Lisbon?");
+  ASSERT_NE(memory, std::string::npos);
+  EXPECT_EQ(all.out.find("2019\n"), std::string::npos) << "a memory opened a month heading of its own";
+  const auto heading = all.out.rfind("\n### ", memory);
+  ASSERT_NE(heading, std::string::npos);
+  EXPECT_NE(all.out.substr(heading, all.out.find('\n', heading + 1) - heading).find("2026"), std::string::npos);
   const fs::path html = dir_ / "out.html";
   auto r = Hearth({"export", "--format", "html", "--out", html.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -115,7 +115,7 @@ Document EverythingSet() {
   c.owner = model::Owner::kPartner;
   c.rhythm = model::Rhythm::kMonth;
   c.follow_through = {{"2026-09", true, "Twice!"}, {"2026-10", false, ""}, {"2026-11", true, "\n"}};
-  c.stats = {1, 2, 3, 4, 5};
+  c.stats = {1, 2, 3, 4, 5, 6};
   c.current_period = "2026-11";
   c.replaces = 0x0000000000000001ULL;
   c.replaced_by = 0xffffffffffffffffULL;

@@ -23,6 +23,19 @@ node::ItemView Item(std::uint64_t id, model::Kind kind, const std::string& autho
   return v;
 }
 
+// The appreciation counts each way, and the items oldest first (as
+// BuildDocument leaves them).
+void Finish(Document& d) {
+  std::uint64_t a_to_s = 0, s_to_a = 0;
+  for (const auto& v : d.items) {
+    if (v.kind == model::Kind::kAppreciation) (v.mine ? a_to_s : s_to_a) += 1;
+  }
+  d.appreciations = {{"Alice", "Samír", a_to_s}, {"Samír", "Alice", s_to_a}};
+  std::stable_sort(d.items.begin(), d.items.end(), [](const node::ItemView& x, const node::ItemView& y) {
+    return x.day != y.day ? x.day < y.day : x.created_ms < y.created_ms;
+  });
+}
+
 }  // namespace
 
 Document SampleDocument(int weeks) {
@@ -106,14 +119,7 @@ Document SampleDocument(int weeks) {
   d.items[0].stats = cs.stats;
   d.commitments.push_back(cs);
   d.scores = {alice, sam};
-  std::uint64_t a_to_s = 0, s_to_a = 0;
-  for (const auto& v : d.items) {
-    if (v.kind == model::Kind::kAppreciation) (v.mine ? a_to_s : s_to_a) += 1;
-  }
-  d.appreciations = {{"Alice", "Samír", a_to_s}, {"Samír", "Alice", s_to_a}};
-  std::stable_sort(d.items.begin(), d.items.end(), [](const node::ItemView& x, const node::ItemView& y) {
-    return x.day != y.day ? x.day < y.day : x.created_ms < y.created_ms;
-  });
+  Finish(d);
   return d;
 }
 
@@ -147,14 +153,7 @@ Document LargeDocument(std::size_t items, int weeks) {
       ++d.entries;
     }
   }
-  std::uint64_t a_to_s = 0, s_to_a = 0;
-  for (const auto& v : d.items) {
-    if (v.kind == model::Kind::kAppreciation) (v.mine ? a_to_s : s_to_a) += 1;
-  }
-  d.appreciations = {{"Alice", "Samír", a_to_s}, {"Samír", "Alice", s_to_a}};
-  std::stable_sort(d.items.begin(), d.items.end(), [](const node::ItemView& x, const node::ItemView& y) {
-    return x.day != y.day ? x.day < y.day : x.created_ms < y.created_ms;
-  });
+  Finish(d);
   return d;
 }
 

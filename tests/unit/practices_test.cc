@@ -72,6 +72,7 @@ TEST_F(PracticesTest, AWeeklyCommitmentHasOneRecordPerWeekAStreakAndKeptRates) {
   EXPECT_EQ(v.follow_through.back().note, "made it after all");
   EXPECT_EQ(v.current_period, *period);
   EXPECT_EQ(v.stats.streak, 4u);  // weeks 5-8
+  EXPECT_EQ(v.stats.missed_in_a_row, 0u);
   EXPECT_EQ(v.stats.kept4, 4u);
   EXPECT_EQ(v.stats.recorded4, 4u);
   EXPECT_EQ(v.stats.kept12, 6u);
@@ -85,6 +86,7 @@ TEST_F(PracticesTest, AWeeklyCommitmentHasOneRecordPerWeekAStreakAndKeptRates) {
   ASSERT_TRUE(node_->FollowThrough(*id, false, "").ok());
   v = Get(*id);
   EXPECT_EQ(v.stats.streak, 0u);
+  EXPECT_EQ(v.stats.missed_in_a_row, 1u);
   EXPECT_EQ(v.stats.kept4, 3u);
   EXPECT_EQ(v.stats.recorded4, 4u);
 }
