@@ -152,81 +152,97 @@ Color RunColor(const PangoGlyphItem* run, Color fallback) {
   return fallback;
 }
 
-// Draws a right-to-left run with its glyphs in visual order, each cluster
-// carrying its characters reversed. pango_cairo would draw the glyphs in
-// logical order, moving left after each; viewers then extract words broken
-// apart ("תו דה"). Glyphs in visual order are what word processors write, and
-// what pdftotext, pdf.js and Acrobat turn back into logical order.
-void ShowRtlRun(cairo_t* cr, const char* text, const PangoGlyphItem* run, double x, double y) {
-  const PangoGlyphString* g = run->glyphs;
-  const PangoItem* item = run->item;
-  std::vector<cairo_glyph_t> glyphs;
-  std::vector<cairo_text_cluster_t> clusters;
-  std::string utf8;
-  glyphs.reserve(static_cast<std::size_t>(g->num_glyphs));
-  for (int i = 0; i < g->num_glyphs;) {
-    int j = i;
-    while (j < g->num_glyphs && g->log_clusters[j] == g->log_clusters[i]) ++j;
-    // Glyphs run left to right, so the logically next cluster is the one on
-    // the left, and this cluster's text ends where that one starts.
-    const int begin = g->log_clusters[i];
-    const int end = i == 0 ? item->length : g->log_clusters[i - 1];
-    const char* start = text + item->offset + begin;
-    const char* stop = text + item->offset + std::max(begin, end);
-    const std::size_t before = utf8.size();
-    for (const char* p = stop; p > start;) {  // the cluster's characters, last first
-      const char* prev = g_utf8_find_prev_char(start, p);
-      if (prev == nullptr) prev = start;
-      utf8.append(prev, static_cast<std::size_t>(p - prev));
-      p = prev;
-    }
-    int drawn = 0;
-    for (int k = i; k < j; ++k) {
-      const PangoGlyphInfo& info = g->glyphs[k];
-      if (info.glyph != PANGO_GLYPH_EMPTY && (info.glyph & PANGO_GLYPH_UNKNOWN_FLAG) == 0) {
-        glyphs.push_back({info.glyph, x + info.geometry.x_offset / double{PANGO_SCALE},
-                          y + info.geometry.y_offset / double{PANGO_SCALE}});
-        ++drawn;
+// Draws one shaped run with its baseline's left end at (x, y), as glyphs
+// with the text each cluster of them stands for, so viewers extract the
+// text exactly (ligatures included). Glyphs always run left to right.
+// Right-to-left runs are written in that visual order, each cluster carrying
+// its characters reversed: pango_cairo would draw them in logical order,
+// moving left after each, and viewers then extract words broken apart
+// ("תו דה"). Glyphs in visual order are what word processors write, and what
+// pdftotext, pdf.js and Acrobat turn back into logical order. Drawing the run
+// here rather than through pango's renderer also skips its per-glyph work,
+// which made up much of the export's drawing time.
+class RunPainter {
+ public:
+  void Show(cairo_t* cr, const char* text, const PangoGlyphItem* run, double x, double y) {
+    const PangoGlyphString* g = run->glyphs;
+    const PangoItem* item = run->item;
+    const bool rtl = item->analysis.level % 2 == 1;
+    glyphs_.clear();
+    clusters_.clear();
+    utf8_.clear();
+    const char* base = text + item->offset;
+    for (int i = 0; i < g->num_glyphs;) {
+      int j = i;
+      while (j < g->num_glyphs && g->log_clusters[j] == g->log_clusters[i]) ++j;
+      // The cluster's text ends where the logically next cluster starts: on
+      // the right of it for left-to-right runs, on the left for the others.
+      const int begin = g->log_clusters[i];
+      const int end = rtl ? (i == 0 ? item->length : g->log_clusters[i - 1])
+                          : (j == g->num_glyphs ? item->length : g->log_clusters[j]);
+      const char* start = base + begin;
+      const char* stop = base + std::max(begin, end);
+      const std::size_t before = utf8_.size();
+      if (rtl) {
+        for (const char* p = stop; p > start;) {  // the cluster's characters, last first
+          const char* prev = g_utf8_find_prev_char(start, p);
+          if (prev == nullptr) prev = start;
+          utf8_.append(prev, static_cast<std::size_t>(p - prev));
+          p = prev;
+        }
+      } else {
+        utf8_.append(start, static_cast<std::size_t>(stop - start));
       }
-      x += info.geometry.width / double{PANGO_SCALE};
+      int drawn = 0;
+      for (int k = i; k < j; ++k) {
+        const PangoGlyphInfo& info = g->glyphs[k];
+        if (info.glyph != PANGO_GLYPH_EMPTY && (info.glyph & PANGO_GLYPH_UNKNOWN_FLAG) == 0) {
+          glyphs_.push_back({info.glyph, x + info.geometry.x_offset / double{PANGO_SCALE},
+                             y + info.geometry.y_offset / double{PANGO_SCALE}});
+          ++drawn;
+        }
+        x += info.geometry.width / double{PANGO_SCALE};
+      }
+      const auto bytes = static_cast<int>(utf8_.size() - before);
+      if (bytes > 0 || drawn > 0) clusters_.push_back({bytes, drawn});
+      i = j;
     }
-    const auto bytes = static_cast<int>(utf8.size() - before);
-    if (bytes > 0 || drawn > 0) clusters.push_back({bytes, drawn});
-    i = j;
+    if (glyphs_.empty()) return;
+    cairo_set_scaled_font(
+        cr, pango_cairo_font_get_scaled_font(reinterpret_cast<PangoCairoFont*>(item->analysis.font)));
+    cairo_show_text_glyphs(cr, utf8_.data(), static_cast<int>(utf8_.size()), glyphs_.data(),
+                           static_cast<int>(glyphs_.size()), clusters_.data(),
+                           static_cast<int>(clusters_.size()),
+                           static_cast<cairo_text_cluster_flags_t>(0));
   }
-  if (glyphs.empty()) return;
-  cairo_set_scaled_font(
-      cr, pango_cairo_font_get_scaled_font(reinterpret_cast<PangoCairoFont*>(item->analysis.font)));
-  cairo_show_text_glyphs(cr, utf8.data(), static_cast<int>(utf8.size()), glyphs.data(),
-                         static_cast<int>(glyphs.size()), clusters.data(),
-                         static_cast<int>(clusters.size()),
-                         static_cast<cairo_text_cluster_flags_t>(0));
-}
+
+ private:
+  // Reused from run to run.
+  std::vector<cairo_glyph_t> glyphs_;
+  std::vector<cairo_text_cluster_t> clusters_;
+  std::string utf8_;
+};
 
 // Draws `line` with its origin (the left end of its baseline) at (x, y).
-void ShowLine(cairo_t* cr, PangoLayoutLine* line, double x, double y, Color color) {
+void ShowLine(cairo_t* cr, RunPainter& painter, PangoLayoutLine* line, double x, double y, Color color) {
   const char* text = pango_layout_get_text(line->layout);
   for (GSList* r = line->runs; r != nullptr; r = r->next) {
     const auto* run = static_cast<const PangoGlyphItem*>(r->data);
     const Color c = RunColor(run, color);
     cairo_set_source_rgb(cr, c.r, c.g, c.b);
-    if (run->item->analysis.level % 2 == 1) {
-      ShowRtlRun(cr, text, run, x, y);
-    } else {
-      cairo_move_to(cr, x, y);
-      pango_cairo_show_glyph_item(cr, text, const_cast<PangoGlyphItem*>(run));
-    }
+    painter.Show(cr, text, run, x, y);
     x += pango_glyph_string_get_width(run->glyphs) / double{PANGO_SCALE};
   }
 }
 
 // Draws `layout` with its top left corner at (x, y).
 void ShowLayout(cairo_t* cr, PangoLayout* layout, double x, double y, Color color) {
+  RunPainter painter;
   PangoLayoutIter* it = pango_layout_get_iter(layout);
   do {
     PangoRectangle logical;
     pango_layout_iter_get_line_extents(it, nullptr, &logical);
-    ShowLine(cr, pango_layout_iter_get_line_readonly(it), x + logical.x / double{PANGO_SCALE},
+    ShowLine(cr, painter, pango_layout_iter_get_line_readonly(it), x + logical.x / double{PANGO_SCALE},
              y + pango_layout_iter_get_baseline(it) / double{PANGO_SCALE}, color);
   } while (pango_layout_iter_next_line(it));
   pango_layout_iter_free(it);
@@ -259,6 +275,9 @@ struct Mark {
   int parent = CAIRO_PDF_OUTLINE_ROOT;
   int* id = nullptr;  // receives the outline id (for children)
   bool open = false;
+  // When set, the parent is read from here as the mark is placed: blocks
+  // laid out ahead name a parent whose outline entry is not made yet.
+  const int* parent_at_place = nullptr;
 };
 
 struct TextStyle {
@@ -557,7 +576,7 @@ class Writer {
       cairo_line_to(cr_, width_ - kMargin, y_ + u.height / 2);
       cairo_stroke(cr_);
     }
-    for (const Run& r : u.runs) ShowLine(cr_, r.line, kMargin + r.x, y_ + r.baseline, r.color);
+    for (const Run& r : u.runs) ShowLine(cr_, painter_, r.line, kMargin + r.x, y_ + r.baseline, r.color);
     if (u.bar) {
       if (!bar_open_) bar_top_ = y_;
       bar_open_ = true;
@@ -579,7 +598,7 @@ class Writer {
                              std::to_string(static_cast<int>(kMargin)) + " " +
                              std::to_string(static_cast<int>(std::max(0.0, y_ - 6))) + "]";
     const int id = cairo_pdf_surface_add_outline(
-        surface_, m.parent, m.name.c_str(), link.c_str(),
+        surface_, m.parent_at_place != nullptr ? *m.parent_at_place : m.parent, m.name.c_str(), link.c_str(),
         m.open ? CAIRO_PDF_OUTLINE_FLAG_OPEN : static_cast<cairo_pdf_outline_flags_t>(0));
     if (m.id != nullptr) *m.id = id;
   }
@@ -602,6 +621,7 @@ class Writer {
   Typesetter typesetter_;
   FontPtr footer_font_;
   LayoutPtr footer_layout_;
+  RunPainter painter_;
   int page_ = 0;
   double y_ = 0;
   bool has_content_ = false;
@@ -777,7 +797,9 @@ class BlockPipeline {
 
  private:
   static constexpr std::size_t kChunk = 64;  // blocks per chunk
-  static constexpr std::size_t kAhead = 8;   // chunks built and not yet recycled
+  // Chunks built and not yet recycled: enough for the worker to keep busy
+  // while the caller draws the summary and the charts.
+  static constexpr std::size_t kAhead = 32;
 
   Chunk BuildChunk(Typesetter& typesetter, std::size_t k) {
     Chunk chunk{std::vector<Block>(std::min(kChunk, count_ - k * kChunk)),
@@ -921,10 +943,31 @@ class Composer {
   }
 
   void Compose() {
+    // The items' blocks are laid out ahead on a second thread from the start
+    // (it reads doc_ and the styles, which stay unchanged meanwhile), while
+    // this thread draws the summary and the charts; Items() places them.
+    std::optional<BlockPipeline> pipeline;
+    if (!doc_.items.empty()) {
+      const std::vector<node::ItemView>& items = doc_.items;
+      PangoFontMap* fonts = pango_cairo_font_map_new();
+      pipeline.emplace(items.size(), MakeContext(fonts, w_.cr()), t_,
+                       [this, &items](Typesetter& t, std::size_t i, Block& b) {
+                         const std::string label = MonthHeading(ExportDay(items[i]));
+                         if (i == 0 || MonthHeading(ExportDay(items[i - 1])) != label) {
+                           Mark month{0, label, CAIRO_PDF_OUTLINE_ROOT, nullptr, false};
+                           month.parent_at_place = &journal_outline_;
+                           b.marks.push_back(std::move(month));
+                           t.AddText(b, label, h2_, 0, 26, true);
+                           t.AddRule(b, 3, true);
+                         }
+                         Item(t, b, items[i]);
+                       });
+      g_object_unref(fonts);  // the context holds it
+    }
     Cover();
     if (doc_.items.empty() && doc_.commitments.empty()) return;
     if (HasChartData(doc_)) Charts();
-    if (!doc_.items.empty()) Items();
+    if (pipeline) Items(*pipeline);
   }
 
  private:
@@ -1075,10 +1118,9 @@ class Composer {
     cairo_restore(cr);
   }
 
-  void Items() {
+  void Items(BlockPipeline& pipeline) {
     w_.NewPage();
-    int journal = 0;
-    w_.AddOutline("Journal", CAIRO_PDF_OUTLINE_ROOT, &journal, true);
+    w_.AddOutline("Journal", CAIRO_PDF_OUTLINE_ROOT, &journal_outline_, true);
     Block intro;
     t_.AddText(intro, "Journal", h1_, 0, 0, true);
     t_.AddText(intro,
@@ -1086,21 +1128,6 @@ class Composer {
                                       : "Everything in the period, oldest first.",
                small_, 0, 3, true);
     w_.Place(intro);
-    // The items' blocks are laid out ahead on a second thread (it reads
-    // doc_ and the styles, which stay unchanged meanwhile) and placed here.
-    const std::vector<node::ItemView>& items = doc_.items;
-    PangoFontMap* fonts = pango_cairo_font_map_new();
-    BlockPipeline pipeline(items.size(), MakeContext(fonts, w_.cr()), t_,
-                           [this, &items, journal](Typesetter& t, std::size_t i, Block& b) {
-                             const std::string label = MonthHeading(ExportDay(items[i]));
-                             if (i == 0 || MonthHeading(ExportDay(items[i - 1])) != label) {
-                               b.marks.push_back({0, label, journal, nullptr, false});
-                               t.AddText(b, label, h2_, 0, 26, true);
-                               t.AddRule(b, 3, true);
-                             }
-                             Item(t, b, items[i]);
-                           });
-    g_object_unref(fonts);  // the context holds it
     bool ok = true;
     for (auto chunk = pipeline.Next(); ok && !chunk.blocks.empty(); chunk = pipeline.Next()) {
       for (const Block& b : chunk.blocks) {
@@ -1251,6 +1278,7 @@ class Composer {
   Writer& w_;
   Typesetter& t_;  // w_'s, for the blocks made on this thread
   const Document& doc_;
+  int journal_outline_ = 0;  // the "Journal" outline entry, once Items() made it
   FontPtr title_font_, names_font_, period_font_, h1_font_, h2_font_, body_font_, item_title_font_,
       small_font_, small_bold_font_, table_font_, table_bold_font_, label_font_, prompt_font_;
   TextStyle title_, names_, period_, h1_, h2_, body_, item_title_, small_, small_bold_, table_,

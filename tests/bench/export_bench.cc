@@ -1,6 +1,6 @@
 // Benchmark: the therapy export of a ten-year, 100,000-op journal.
 //
-//   export_bench HEARTH_BIN JOURNAL_BENCH_BIN [--runs R]
+//   export_bench HEARTH_BIN JOURNAL_BENCH_BIN [--runs R] [--keep]
 //
 // Builds the journal with journal_bench (--keep), adds ten years of weekly
 // check-ins from both partners' answers and weekly follow-through on two
@@ -54,14 +54,16 @@ Timing TimeExport(const std::string& hearth, const fs::path& home, const std::st
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: export_bench HEARTH_BIN JOURNAL_BENCH_BIN [--runs R]\n");
+    std::fprintf(stderr, "usage: export_bench HEARTH_BIN JOURNAL_BENCH_BIN [--runs R] [--keep]\n");
     return 2;
   }
   const std::string hearth = argv[1];
   const std::string journal_bench = argv[2];
   int runs = 5;
-  for (int i = 3; i + 1 < argc; i += 2) {
-    if (std::string(argv[i]) == "--runs") runs = std::stoi(argv[i + 1]);
+  bool keep = false;
+  for (int i = 3; i < argc; ++i) {
+    if (std::string(argv[i]) == "--runs" && i + 1 < argc) runs = std::stoi(argv[++i]);
+    if (std::string(argv[i]) == "--keep") keep = true;
   }
   const fs::path dir = fs::temp_directory_path() / ("hearth-export-bench-" + std::to_string(::getpid()));
   fs::remove_all(dir);
@@ -117,7 +119,11 @@ int main(int argc, char** argv) {
   }
   std::printf("\nJournal: about 100,000 ops from journal_bench, plus %zu weekly check-ins and %zu follow-through "
               "records.\n", weeks, 2 * weeks);
-  fs::remove_all(dir);
+  if (keep) {
+    std::printf("Kept the journal in %s\n", home.c_str());
+  } else {
+    fs::remove_all(dir);
+  }
   if (!goal_met) {
     std::fprintf(stderr, "The PDF export missed its goal (a median under 5 s).\n");
     return 1;
