@@ -31,7 +31,6 @@ namespace hearth::net {
 namespace {
 
 constexpr std::size_t kChecksumSize = 4;
-constexpr std::size_t kFixedPrefixSize = 1 + kInviteSecretSize + 1;  // header, secret, count
 constexpr std::uint8_t kFamilyV4 = 4;
 constexpr std::uint8_t kFamilyV6 = 6;
 constexpr std::string_view kTextPrefix = "hearth-";

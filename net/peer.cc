@@ -226,9 +226,10 @@ RoundReport SyncRound(node::Node& node, const std::vector<std::string>& addresse
           for (std::uint32_t i = 0; i < *present; ++i) {
             auto event = co_await conn->NextEvent();
             if (!event.ok() || event->kind != relay::RelayEvent::Kind::kIncoming) break;
+            // `where` by value: this coroutine outlives the one that spawns it.
             asio::co_spawn(
                 io,
-                [&, pipe = event->id]() -> awaitable<void> {
+                [&, where, pipe = event->id]() -> awaitable<void> {
                   auto sock = co_await RelayPipeSocket(*relay, node, false, pipe, options);
                   if (!sock.ok()) co_return;
                   auto hs = co_await SyncHandshake(node, std::move(*sock), false, options);
@@ -358,6 +359,11 @@ awaitable<void> Server::AcceptLoop() {
     auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) co_return;
+      // Out of descriptors, say: the connection stays queued and accepting
+      // again at once would fail at once, a busy loop. Pause instead.
+      asio::steady_timer pause(io_);
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(kTuple);
       continue;
     }
     asio::co_spawn(io_, HandleIncoming(std::move(socket)), asio::detached);
@@ -382,7 +388,9 @@ awaitable<void> Server::HandleIncoming(tcp::socket socket) {
   // Its source port is not where it listens: the note keeps the address it
   // was last reached at instead.
   auto conn = std::make_shared<Conn>(std::move(hs->first), node_, hs->second, std::string(), false);
-  co_await RunConn(conn);
+  // How a serve session ended is kept in the peer notes (status shows it);
+  // nothing more to do with it here.
+  (void)(co_await RunConn(conn));
 }
 
 bool Server::ConnectedTo(node::ItemId device) const {
@@ -410,7 +418,7 @@ awaitable<void> Server::DialLoop(tcp::endpoint peer) {
   asio::steady_timer wait(io_);
   while (!stopping_) {
     if (!KnownConnected(peer)) {
-      if (auto conn = co_await Dial(peer)) co_await RunConn(conn);
+      if (auto conn = co_await Dial(peer)) (void)(co_await RunConn(conn));
     }
     if (stopping_) co_return;
     wait.expires_after(std::chrono::seconds(2));
@@ -422,7 +430,7 @@ awaitable<void> Server::DialOnce(tcp::endpoint peer) {
   dialing_.insert(peer);
   auto conn = co_await Dial(peer);
   dialing_.erase(peer);
-  if (conn) co_await RunConn(conn);
+  if (conn) (void)(co_await RunConn(conn));
 }
 
 awaitable<Status> Server::Flush(Conn& c) {
@@ -467,6 +475,7 @@ awaitable<Status> Server::RunConn(std::shared_ptr<Conn> conn) {
   {
     Watchdog idle(conn->ch.socket(), options_.idle_timeout);
     asio::steady_timer ping(io_);
+    asio::steady_timer drained(io_);
     bool was_complete = false;
     // Keeps a quiet session alive: an empty message every ping_interval.
     asio::co_spawn(
@@ -477,8 +486,16 @@ awaitable<Status> Server::RunConn(std::shared_ptr<Conn> conn) {
             auto [ec] = co_await ping.async_wait(kTuple);
             if (ec || conn->closed) co_return;
             if (!conn->writing) {
+              // The ping is a writer too: a Flush that starts meanwhile must
+              // not write into the same socket while the ping is suspended
+              // (their frames would interleave), so it leaves what it finds
+              // queued to the ping, which sends it next.
+              conn->writing = true;
               Bytes empty;
-              if (!(co_await conn->ch.Send(empty)).ok()) co_return;
+              const Status sent = co_await conn->ch.Send(empty);
+              conn->writing = false;
+              if (!sent.ok()) co_return;
+              if (conn->session.HasOutgoing() && !(co_await Flush(*conn)).ok()) co_return;
             }
           }
         },
@@ -496,6 +513,14 @@ awaitable<Status> Server::RunConn(std::shared_ptr<Conn> conn) {
       status = conn->session.Receive(*msg);
       if (!status.ok()) break;
       status = co_await Flush(*conn);
+      // Backpressure: while another writer (a push after a local change)
+      // still drains this session's outbox, read nothing more from the
+      // peer. Otherwise a peer that keeps asking without reading makes the
+      // outbox, and serve's memory, grow by a batch per request.
+      while (status.ok() && conn->writing && !conn->closed) {
+        drained.expires_after(std::chrono::milliseconds(5));
+        co_await drained.async_wait(kTuple);
+      }
       // Records applied here are news for every other peer.
       for (auto& other : conns_) {
         if (other == conn || other->closed) continue;
@@ -642,7 +667,7 @@ awaitable<void> Server::RelayPipe(bool connect, std::uint64_t id) {
   }
   const node::ItemId peer = hs->second.id;
   auto session = std::make_shared<Conn>(std::move(hs->first), node_, hs->second, std::string(), connect);
-  co_await RunConn(session);
+  (void)(co_await RunConn(session));
   // The pipe ended while the other device may still be at the relay (its
   // pipe broke, or it restarted): being announced again makes it dial anew.
   if (!stopping_ && !ConnectedTo(peer) && r.presence) {

@@ -1,5 +1,6 @@
 #include "net/transport.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 
 namespace hearth::net {
@@ -43,10 +44,16 @@ awaitable<Result<Bytes>> ReadFrame(tcp::socket& socket) {
   auto [ec, n] = co_await asio::async_read(socket, asio::buffer(len_bytes), kTuple);
   if (ec) co_return Closed();
   const std::size_t len = (static_cast<std::size_t>(len_bytes[0]) << 8) | len_bytes[1];
-  Bytes frame(len);
-  if (len > 0) {
-    auto [ec2, n2] = co_await asio::async_read(socket, asio::buffer(frame), kTuple);
+  // The frame grows as its bytes arrive (to at most twice what came, never
+  // past its length): a peer that claims 65,535 bytes and sends a few costs
+  // a few bytes, so many such connections cannot add up to much memory.
+  Bytes frame;
+  std::size_t got = 0;
+  while (got < len) {
+    frame.resize(std::min(len, std::max({frame.size(), 2 * got, std::size_t{4096}})));
+    auto [ec2, n2] = co_await socket.async_read_some(asio::buffer(frame.data() + got, frame.size() - got), kTuple);
     if (ec2) co_return Closed();
+    got += n2;
   }
   co_return frame;
 }

@@ -205,7 +205,8 @@ class Obj {
       if (path_.empty()) throw Invalid{"The export must be a JSON object."};
       Fail(path_, "must be an object");
     }
-    for (const auto& [key, value] : j_.items()) {
+    for (const auto& item : j_.items()) {
+      const std::string& key = item.key();
       if (std::find_if(keys.begin(), keys.end(), [&](const char* k) { return key == k; }) == keys.end()) {
         Fail(Sub(key), "is not part of the format");
       }

@@ -286,18 +286,19 @@ struct TextStyle {
   double leading = 0;  // added to each line, half above and half below
 };
 
+// Laid out and drawn at the top of each page a block continues on
+// ("Check-in · 2026-11-18, continued"), only when it does.
+struct Continued {
+  Styled text;
+  TextStyle style;
+  double x = 0;
+};
+
 struct Block {
   std::vector<Unit> units;
   std::vector<Mark> marks;
   Color bar_color;
   bool keep_whole = false;  // move to the next page rather than split, when short
-  // Laid out and drawn at the top of each page the block continues on
-  // ("Check-in · 2026-11-18, continued"), only when it does.
-  struct Continued {
-    Styled text;
-    TextStyle style;
-    double x = 0;
-  };
   std::optional<Continued> continued;
   std::vector<LayoutPtr> layouts;  // own the lines of the units' runs
 };

@@ -583,7 +583,9 @@ bool Text::Apply(const TextOp& op) {
   std::optional<TextOp> rest;
   const Outcome o = m.TryApply(op, rest);
   if (o == Outcome::kRefused) return false;
-  if (rest) {
+  // An op already waiting is not parked twice: applying it again must change
+  // nothing (idempotence), and the parked list is part of the encoded state.
+  if (rest && std::find(m.parked.begin(), m.parked.end(), *rest) == m.parked.end()) {
     if (m.parked.size() >= kMaxParked) return false;
     m.parked.push_back(std::move(*rest));
   }
@@ -1121,6 +1123,10 @@ Result<Text> Text::Decode(std::string_view bytes) {
     if (!r.deleted || keep_deleted) text_chars += r.len;
   }
   if (raw_len > text_chars * 4 || raw_len < text_chars || stored_len > in.left()) return bad;
+  // Deflate expands a byte into at most 1032: a longer text claimed for the
+  // stored bytes is damage, refused before its length is allocated.
+  constexpr std::uint64_t kMaxInflateRatio = 1032;
+  if ((flags & kFlagDeflated) != 0 && raw_len / kMaxInflateRatio > stored_len) return bad;
   std::string_view stored;
   (void)in.Bytes(stored_len, stored);
   std::string utf8;
@@ -1198,8 +1204,14 @@ Result<Text> Text::Decode(std::string_view bytes) {
     --it;
     return ref.seq < it->first + it->second;
   };
+  // An origin is a character that existed before the run was typed, so it
+  // is never one of the run's own: such an encoding is damage (and would not
+  // survive Encode, whose kRightSame cannot point at a kRightNext).
+  auto own = [](const Run& r, Ref ref) {
+    return ref.agent == r.agent && ref.seq >= r.seq && ref.seq - r.seq < r.len;
+  };
   for (const Run& r : runs) {
-    if (!held(r.left) || !held(r.right)) return bad;
+    if (!held(r.left) || !held(r.right) || own(r, r.left) || own(r, r.right)) return bad;
   }
 
   std::size_t ti = 0;

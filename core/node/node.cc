@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <cstring>
 #include <functional>
 #include <span>
@@ -1757,6 +1758,9 @@ Result<std::vector<FeedHead>> Node::HeadsFor(const RosterDevice& peer) {
 Result<std::vector<feed::Record>> Node::ReadRecords(const feed::FeedId& f, std::uint64_t from_seq,
                                                     std::size_t max_bytes) {
   std::vector<feed::Record> out;
+  // Stored seqs are SQLite integers: none lies past INT64_MAX, and a larger
+  // seq (a peer's Want may carry any) would reach SQLite as a negative one.
+  if (from_seq > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return out;
   std::size_t bytes = 0;
   std::size_t signed_end = 0;  // records up to here end on a signature
   std::uint64_t next = std::max<std::uint64_t>(from_seq, 1);

@@ -47,13 +47,15 @@ std::int64_t NowSeconds() {
 }  // namespace
 
 struct Server::Conn {
-  Conn(Server& s, net::SecureChannel c, std::string a) : server(s), ch(std::move(c)), ip(std::move(a)) {
+  Conn(Server& s, net::SecureChannel c, std::string a)
+      : server(s), server_alive(s.alive_), ch(std::move(c)), ip(std::move(a)) {
     ++server.stats_.connections;
     ++server.per_address_[ip];
     tokens = 2 * server.limits_.requests_per_second;
     refilled = std::chrono::steady_clock::now();
   }
   ~Conn() {
+    if (!*server_alive) return;  // destroyed with a coroutine after the server
     --server.stats_.connections;
     if (auto it = server.per_address_.find(ip); it != server.per_address_.end() && --it->second == 0) {
       server.per_address_.erase(it);
@@ -74,6 +76,7 @@ struct Server::Conn {
   }
 
   Server& server;
+  std::shared_ptr<const bool> server_alive;
   net::SecureChannel ch;
   std::string ip;
   std::set<MailboxId> opened;
@@ -96,7 +99,7 @@ struct Server::Pending {
 Server::Server(asio::io_context& io, crypto::DhKey key, RelayLimits limits, MailboxStore* store)
     : io_(io), key_(std::move(key)), limits_(limits), store_(store), acceptor_(io), sweep_timer_(io) {}
 
-Server::~Server() = default;
+Server::~Server() { *alive_ = false; }
 
 Status Server::Listen(const tcp::endpoint& at) { return net::ListenOn(acceptor_, at); }
 
@@ -132,7 +135,13 @@ awaitable<void> Server::AcceptLoop() {
     auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) co_return;
-      continue;  // e.g. out of file descriptors: keep serving the others
+      // E.g. out of file descriptors: keep serving the others. The
+      // connection stays queued and accepting again at once would fail at
+      // once, a busy loop; pause instead.
+      asio::steady_timer pause(io_);
+      pause.expires_after(std::chrono::milliseconds(100));
+      co_await pause.async_wait(kTuple);
+      continue;
     }
     boost::system::error_code rec;
     const auto remote = socket.remote_endpoint(rec);

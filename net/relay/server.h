@@ -95,6 +95,9 @@ class Server {
   std::map<std::string, std::size_t> per_address_;
   std::map<MailboxId, std::map<std::uint64_t, std::weak_ptr<Conn>>> listeners_;  // by token
   std::map<std::uint64_t, std::shared_ptr<Pending>> pending_;                    // by pipe id
+  // False once the server is destroyed. The io_context usually outlives it
+  // and destroys the coroutines still suspended, and their connections, last.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace hearth::relay

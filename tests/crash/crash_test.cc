@@ -40,12 +40,23 @@ TEST(Crash, SigkillDuringWritesLosesNothingAcknowledged) {
   for (int round = 0; round < rounds; ++round) {
     const std::string prefix = "r" + std::to_string(round);
     auto child = testing::SpawnChild({CRASH_WRITER_BIN, home.string(), prefix});
-    const int delay_ms = std::uniform_int_distribution<int>(5, 120)(rng);
+    // The kill comes at a random moment after the burst has begun (its first
+    // write acknowledged), so a slow start (a sanitized build, a loaded
+    // machine) does not turn every round into a kill before any write.
+    std::string out;
+    const auto started = std::chrono::steady_clock::now();
+    while (out.find('\n') == std::string::npos &&
+           std::chrono::steady_clock::now() - started < std::chrono::seconds(30)) {
+      out += testing::DrainNonBlocking(child.stdout_fd);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    const int delay_ms = std::uniform_int_distribution<int>(0, 100)(rng);
     std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
     ::kill(child.pid, SIGKILL);
     const int code = testing::WaitChild(child.pid);
     if (code == 128 + SIGKILL) ++kills_mid_write;
-    std::istringstream lines(testing::DrainNonBlocking(child.stdout_fd));
+    out += testing::DrainNonBlocking(child.stdout_fd);
+    std::istringstream lines(out);
     ::close(child.stdout_fd);
     std::string id;
     long n = 0;

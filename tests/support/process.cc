@@ -35,15 +35,28 @@ std::vector<std::string> BuildEnv(const std::map<std::string, std::string>& extr
   return out;
 }
 
-[[noreturn]] void ExecChild(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
-  std::vector<char*> a, e;
-  for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-  a.push_back(nullptr);
-  for (const auto& s : env) e.push_back(const_cast<char*>(s.c_str()));
-  e.push_back(nullptr);
-  ::execve(a[0], a.data(), e.data());
-  ::_exit(127);
-}
+// argv and envp for execve, built before fork: between fork and exec the
+// child of a multi-threaded process may only call async-signal-safe
+// functions, and allocating there can deadlock (it does under ASan, whose
+// allocator lock another thread may hold at the fork).
+class ExecArgs {
+ public:
+  ExecArgs(const std::vector<std::string>& argv, const std::vector<std::string>& env) : argv_(argv), env_(env) {
+    for (auto& s : argv_) a_.push_back(s.data());
+    a_.push_back(nullptr);
+    for (auto& s : env_) e_.push_back(s.data());
+    e_.push_back(nullptr);
+  }
+  // Async-signal-safe.
+  [[noreturn]] void Exec() const {
+    ::execve(a_[0], a_.data(), e_.data());
+    ::_exit(127);
+  }
+
+ private:
+  std::vector<std::string> argv_, env_;
+  std::vector<char*> a_, e_;
+};
 
 int DecodeStatus(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
@@ -56,7 +69,7 @@ int DecodeStatus(int status) {
 ProcessResult RunProcess(const std::vector<std::string>& argv,
                          const std::map<std::string, std::string>& env, const std::string& stdin_text,
                          bool stdin_is_null) {
-  const auto envv = BuildEnv(env);
+  const ExecArgs exec(argv, BuildEnv(env));
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
     std::abort();
@@ -72,7 +85,7 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
     ::dup2(out[1], 1);
     ::dup2(err[1], 2);
     ::setsid();  // no controlling terminal: /dev/tty is unavailable, as in CI
-    ExecChild(argv, envv);
+    exec.Exec();
   }
   ::close(in[0]);
   ::close(out[1]);
@@ -126,7 +139,7 @@ ProcessResult RunProcess(const std::vector<std::string>& argv,
 }
 
 Child SpawnChild(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
-  const auto envv = BuildEnv(env);
+  const ExecArgs exec(argv, BuildEnv(env));
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) std::abort();
   pid_t pid = ::fork();
@@ -134,7 +147,7 @@ Child SpawnChild(const std::vector<std::string>& argv, const std::map<std::strin
     ::dup2(out[1], 1);
     int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 0);
-    ExecChild(argv, envv);
+    exec.Exec();
   }
   ::close(out[1]);
   ::fcntl(out[0], F_SETFL, O_NONBLOCK);

@@ -328,8 +328,10 @@ TEST_F(RelayTest, APipeFilterSeesEveryByteAndCanChangeThem) {
     for (auto& c : there) c = static_cast<std::uint8_t>(rng());
     Bytes got(there.size());
     using namespace asio::experimental::awaitable_operators;
-    auto send = [&]() -> awaitable<void> { co_await asio::async_write(a, asio::buffer(there), kTuple); };
-    auto recv = [&]() -> awaitable<void> { co_await asio::async_read(b, asio::buffer(got), kTuple); };
+    auto& sender = a;  // lambdas capture these (clang 14 cannot capture a structured binding)
+    auto& receiver = b;
+    auto send = [&]() -> awaitable<void> { co_await asio::async_write(sender, asio::buffer(there), kTuple); };
+    auto recv = [&]() -> awaitable<void> { co_await asio::async_read(receiver, asio::buffer(got), kTuple); };
     co_await (send() && recv());
     Bytes expected = there;
     expected[1000] ^= 0x10;
