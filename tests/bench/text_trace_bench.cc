@@ -16,7 +16,6 @@
 // 1 if any differs. The last line is machine-readable for
 // scripts/text-trace-compare. docs/benchmarks.md has the figures.
 #include <malloc.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -24,75 +23,20 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "core/crdt/text.h"
+#include "tests/support/trace.h"
 
 namespace {
 
 using hearth::crdt::Text;
 using hearth::crdt::TextOp;
+using hearth::trace::LoadTrace;
+using hearth::trace::Patch;
+using hearth::trace::Trace;
 using Clock = std::chrono::steady_clock;
-
-struct Patch {
-  std::uint32_t pos;
-  std::uint32_t del;
-  std::uint32_t ins_off;  // into Trace::inserted
-  std::uint32_t ins_len;
-};
-
-struct Trace {
-  std::vector<Patch> patches;
-  std::u32string inserted;
-  std::u32string end;
-};
-
-bool Gunzip(const std::string& path, std::string& out) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) return false;
-  char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  const bool ok = n == 0;
-  gzclose(f);
-  return ok;
-}
-
-bool LoadTrace(const std::string& path, Trace& t, std::string& error) {
-  std::string raw;
-  if (!Gunzip(path, raw)) {
-    error = "cannot read " + path + " as gzip";
-    return false;
-  }
-  nlohmann::json j = nlohmann::json::parse(raw, nullptr, false);
-  raw.clear();
-  raw.shrink_to_fit();
-  if (j.is_discarded() || !j.is_object() || !j.contains("txns") || !j.contains("endContent")) {
-    error = path + " is not an editing trace (no txns / endContent)";
-    return false;
-  }
-  if (!j.value("startContent", std::string()).empty()) {
-    error = "traces with a startContent are not supported";
-    return false;
-  }
-  for (const auto& txn : j["txns"]) {
-    if (txn.contains("parents") || txn.contains("agent")) {
-      error = "concurrent traces are not supported by this benchmark (sequential traces only)";
-      return false;
-    }
-    for (const auto& p : txn["patches"]) {
-      const std::u32string ins = hearth::crdt::Utf8ToU32(p[2].get<std::string>());
-      t.patches.push_back(Patch{p[0].get<std::uint32_t>(), p[1].get<std::uint32_t>(),
-                                static_cast<std::uint32_t>(t.inserted.size()),
-                                static_cast<std::uint32_t>(ins.size())});
-      t.inserted += ins;
-    }
-  }
-  t.end = hearth::crdt::Utf8ToU32(j["endContent"].get<std::string>());
-  return true;
-}
 
 void Replay(const Trace& t, Text& doc, std::size_t from, std::size_t to, hearth::crdt::Agent agent,
             std::vector<TextOp>* out) {
