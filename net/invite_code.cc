@@ -244,6 +244,8 @@ std::string GroupForReading(std::string_view symbols) {
 
 }  // namespace
 
+std::string Base32(ByteView bytes) { return ToBase32(bytes); }
+
 InviteCode NewInvite(InviteKind kind, std::vector<Endpoint> endpoints) {
   InviteCode code;
   code.kind = kind;

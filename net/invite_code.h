@@ -18,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/base/bytes.h"
 #include "core/base/result.h"
 
 namespace hearth::net {
@@ -59,6 +60,10 @@ InviteCode NewInvite(InviteKind kind, std::vector<Endpoint> endpoints);
 // The text form, e.g. "hearth-2....-.....-...": Crockford base32 in groups of five.
 // Only the first kMaxInviteEndpoints endpoints are encoded.
 std::string EncodeInvite(const InviteCode& code);
+
+// `bytes` in the invite code's base32 alphabet (Crockford's), most significant
+// bit first, without checksum or grouping (for tools and tests).
+std::string Base32(ByteView bytes);
 
 // Reads a code as a person typed it: case does not matter, O is read as 0, I and L as 1,
 // spaces and dashes are ignored and the "hearth-" prefix is optional. Fails with

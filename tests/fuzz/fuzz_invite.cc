@@ -42,29 +42,12 @@ void CheckInvite(std::string_view text) {
   }
 }
 
-// Crockford base32 as docs/pairing.md specifies it, for mode 1's harness.
-std::string Base32(ByteView bytes) {
-  constexpr std::string_view kAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  std::string out;
-  std::uint32_t buffer = 0;
-  int bits = 0;
-  for (std::uint8_t b : bytes) {
-    buffer = (buffer << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      bits -= 5;
-      out.push_back(kAlphabet[(buffer >> bits) & 31]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(buffer << (5 - bits)) & 31]);
-  return out;
-}
 
 void CheckBody(ByteView body) {
   Bytes all(body.begin(), body.end());
   const crypto::Digest sum = crypto::Hash({body});
   all.insert(all.end(), sum.begin(), sum.begin() + 4);
-  CheckInvite("hearth-" + Base32(all));
+  CheckInvite("hearth-" + hearth::net::Base32(all));
 }
 
 void CheckEndpoint(std::string_view text) {
