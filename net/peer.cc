@@ -269,12 +269,20 @@ RoundReport SyncRound(node::Node& node, const std::vector<std::string>& addresse
 
 struct Server::Conn {
   Conn(SecureChannel c, node::Node& n, node::RosterDevice p, std::string a, bool i)
-      : ch(std::move(c)), session(n, std::move(p)), address(std::move(a)), initiator(i) {}
+      : ch(std::move(c)), session(n, std::move(p)), address(std::move(a)), initiator(i),
+        write_done(ch.socket().get_executor()) {}
   SecureChannel ch;
   SyncSession session;
   std::string address;
   bool initiator;           // this node dialed
+  // One writer at a time (Flush or the keep-alive ping) holds the socket.
   bool writing = false;
+  // The reader waits on it while another writer drains the outbox.
+  asio::steady_timer write_done;
+  void EndWrite() {
+    writing = false;
+    write_done.cancel();
+  }
   bool closed = false;
   bool superseded = false;  // closed because another session with the same device is kept
   std::optional<std::uint64_t> noted_lack;
@@ -443,7 +451,7 @@ awaitable<Status> Server::Flush(Conn& c) {
     result = co_await c.ch.Send(m);
     if (!result.ok()) break;
   }
-  c.writing = false;
+  c.EndWrite();
   co_return result;
 }
 
@@ -475,7 +483,6 @@ awaitable<Status> Server::RunConn(std::shared_ptr<Conn> conn) {
   {
     Watchdog idle(conn->ch.socket(), options_.idle_timeout);
     asio::steady_timer ping(io_);
-    asio::steady_timer drained(io_);
     bool was_complete = false;
     // Keeps a quiet session alive: an empty message every ping_interval.
     asio::co_spawn(
@@ -493,7 +500,7 @@ awaitable<Status> Server::RunConn(std::shared_ptr<Conn> conn) {
               conn->writing = true;
               Bytes empty;
               const Status sent = co_await conn->ch.Send(empty);
-              conn->writing = false;
+              conn->EndWrite();
               if (!sent.ok()) co_return;
               if (conn->session.HasOutgoing() && !(co_await Flush(*conn)).ok()) co_return;
             }
@@ -518,8 +525,8 @@ awaitable<Status> Server::RunConn(std::shared_ptr<Conn> conn) {
       // peer. Otherwise a peer that keeps asking without reading makes the
       // outbox, and serve's memory, grow by a batch per request.
       while (status.ok() && conn->writing && !conn->closed) {
-        drained.expires_after(std::chrono::milliseconds(5));
-        co_await drained.async_wait(kTuple);
+        conn->write_done.expires_at(asio::steady_timer::time_point::max());
+        co_await conn->write_done.async_wait(kTuple);
       }
       // Records applied here are news for every other peer.
       for (auto& other : conns_) {
