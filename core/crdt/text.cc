@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <utility>
 
@@ -73,11 +74,94 @@ std::uint64_t Key(std::uint32_t agent, std::uint32_t seq) {
 
 enum class Outcome { kApplied, kParked, kRefused };
 
+// The characters one agent typed, by seq. Held as spans of consecutive seqs
+// (first seq -> characters), not as one array indexed by seq: an agent's
+// seqs may arrive with gaps (a remote run from far ahead, a tombstone whose
+// text was dropped), and a gap must cost nothing. In the usual case, an
+// agent's characters arriving in order, there is one span that grows.
+class AgentChars {
+ public:
+  // Stores text for seqs seq .. seq + size - 1, none of which is held yet
+  // (callers refuse overlapping ids before storing).
+  void Put(std::uint32_t seq, std::u32string_view text) {
+    if (text.empty()) return;
+    const auto end = seq + static_cast<std::uint32_t>(text.size());
+    auto next = spans_.upper_bound(seq);
+    std::u32string* into = nullptr;
+    if (next != spans_.begin()) {
+      auto prev = std::prev(next);
+      if (prev->first + prev->second.size() == seq) into = &prev->second;
+    }
+    if (into) {
+      into->append(text);
+    } else {
+      into = &spans_.emplace_hint(next, seq, std::u32string(text))->second;
+    }
+    if (next != spans_.end() && next->first == end) {  // closes a gap: join
+      into->append(next->second);
+      spans_.erase(next);
+    }
+  }
+
+  // Stores pieces (seq, characters), sorted by seq and not overlapping, into
+  // an empty store: each stretch of consecutive seqs becomes one span, built
+  // at its final size.
+  void Load(std::span<const std::pair<std::uint32_t, std::u32string_view>> pieces) {
+    std::size_t i = 0;
+    while (i < pieces.size()) {
+      std::size_t j = i + 1;
+      std::size_t size = pieces[i].second.size();
+      while (j < pieces.size() && pieces[j].first == pieces[i].first + size) size += pieces[j++].second.size();
+      std::u32string span;
+      span.reserve(size);
+      for (std::size_t k = i; k < j; ++k) span.append(pieces[k].second);
+      spans_.emplace_hint(spans_.end(), pieces[i].first, std::move(span));
+      i = j;
+    }
+  }
+
+  // Appends the characters of seqs seq .. seq + len - 1 to out. A seq not
+  // held (only a tombstone whose text was dropped) reads as U+FFFD.
+  void AppendTo(std::u32string& out, std::uint32_t seq, std::uint32_t len) const {
+    auto it = spans_.upper_bound(seq);
+    if (it != spans_.begin()) {
+      --it;
+      const std::size_t from = seq - it->first;
+      if (from + len <= it->second.size()) {  // the usual case: one span holds it all
+        out.append(it->second.data() + from, len);
+        return;
+      }
+    }
+    while (len > 0) {
+      if (it == spans_.end() || it->first > seq) {
+        const std::uint32_t gap = it == spans_.end() ? len : std::min(len, it->first - seq);
+        out.append(gap, U'\uFFFD');
+        seq += gap;
+        len -= gap;
+        continue;
+      }
+      const std::size_t from = seq - it->first;
+      if (from >= it->second.size()) {
+        ++it;
+        continue;
+      }
+      const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(len, it->second.size() - from));
+      out.append(it->second, from, n);
+      seq += n;
+      len -= n;
+      ++it;
+    }
+  }
+
+ private:
+  std::map<std::uint32_t, std::u32string> spans_;
+};
+
 }  // namespace
 
 struct Text::Impl {
   std::vector<Agent> agents;  // by local index; a text has few, so lookups scan
-  std::vector<std::u32string> content;  // per agent, indexed by seq
+  std::vector<AgentChars> content;  // per agent
   std::vector<std::uint32_t> next_seq;  // per agent: one past the highest seq held
   std::vector<std::unique_ptr<Chunk>> chunks;
   std::size_t visible = 0;
@@ -280,9 +364,7 @@ struct Text::Impl {
   }
 
   void StoreText(std::uint32_t a, std::uint32_t seq, std::u32string_view text) {
-    std::u32string& c = content[a];
-    if (c.size() < seq + text.size()) c.resize(seq + text.size());
-    std::copy(text.begin(), text.end(), c.begin() + seq);
+    content[a].Put(seq, text);
     next_seq[a] = std::max<std::uint32_t>(next_seq[a], seq + static_cast<std::uint32_t>(text.size()));
   }
 
@@ -617,8 +699,7 @@ std::u32string Text::ToU32() const {
   out.reserve(impl_->visible);
   impl_->ForEachRun([&](const Run& r) {
     if (r.deleted) return;
-    const std::u32string& c = impl_->content[r.agent];
-    out.append(c.data() + r.seq, r.len);
+    impl_->content[r.agent].AppendTo(out, r.seq, r.len);
   });
   return out;
 }
@@ -975,7 +1056,7 @@ std::string Text::Encode(bool keep_deleted_text, bool deflate) const {
   PutVarint(out, runs.size());
   std::vector<std::uint32_t> last_end(m.agents.size(), 0);
   std::u32string text;
-  text.reserve(m.total);
+  text.reserve(keep_deleted_text ? m.total : m.visible);  // total counts dropped text too
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const Run& r = runs[i];
     unsigned lmode = kLeftExplicit, rmode = kRightExplicit;
@@ -1001,7 +1082,7 @@ std::string Text::Encode(bool keep_deleted_text, bool deflate) const {
     };
     if (lmode == kLeftExplicit) put_ref(r.left);
     if (rmode == kRightExplicit) put_ref(r.right);
-    if (!r.deleted || keep_deleted_text) text.append(m.content[r.agent].data() + r.seq, r.len);
+    if (!r.deleted || keep_deleted_text) m.content[r.agent].AppendTo(text, r.seq, r.len);
   }
   const std::string utf8 = U32ToUtf8(text);
   unsigned flags = keep_deleted_text ? kFlagDeletedText : 0;
@@ -1187,22 +1268,39 @@ Result<Text> Text::Decode(std::string_view bytes) {
   }
   if (in.left() != 0) return bad;
 
-  // No id twice, and every origin held.
-  std::vector<std::vector<std::pair<std::uint32_t, std::uint32_t>>> spans(agent_count);
-  for (const Run& r : runs) spans[r.agent].emplace_back(r.seq, r.len);
+  // No id twice, and every origin held. Each writer's runs sorted by seq,
+  // with where each run's characters are in `text` (kNoText: a tombstone
+  // whose text was dropped), serve both the checks and the text store.
+  constexpr std::size_t kNoText = ~std::size_t{0};
+  struct Held {
+    std::uint32_t seq, len;
+    std::size_t at;
+  };
+  std::vector<std::vector<Held>> spans(agent_count);
+  {
+    std::size_t ti = 0;
+    for (const Run& r : runs) {
+      std::size_t at = kNoText;
+      if (!r.deleted || keep_deleted) {
+        at = ti;
+        ti += r.len;
+      }
+      spans[r.agent].push_back(Held{r.seq, r.len, at});
+    }
+  }
   for (auto& s : spans) {
-    std::sort(s.begin(), s.end());
+    std::sort(s.begin(), s.end(), [](const Held& x, const Held& y) { return x.seq < y.seq; });
     for (std::size_t i = 1; i < s.size(); ++i) {
-      if (s[i - 1].first + s[i - 1].second > s[i].first) return bad;
+      if (s[i - 1].seq + s[i - 1].len > s[i].seq) return bad;
     }
   }
   auto held = [&](Ref ref) {
     if (ref.none()) return true;
     const auto& s = spans[ref.agent];
-    auto it = std::upper_bound(s.begin(), s.end(), std::make_pair(ref.seq, 0xffffffffu));
+    auto it = std::upper_bound(s.begin(), s.end(), ref.seq, [](std::uint32_t seq, const Held& h) { return seq < h.seq; });
     if (it == s.begin()) return false;
     --it;
-    return ref.seq < it->first + it->second;
+    return ref.seq < it->seq + it->len;
   };
   // An origin is a character that existed before the run was typed, so it
   // is never one of the run's own: such an encoding is damage (and would not
@@ -1214,7 +1312,6 @@ Result<Text> Text::Decode(std::string_view bytes) {
     if (!held(r.left) || !held(r.right) || own(r, r.left) || own(r, r.right)) return bad;
   }
 
-  std::size_t ti = 0;
   constexpr std::size_t kFill = kChunkMax / 2;
   for (const Run& r : runs) {
     if (m.chunks.empty() || m.chunks.back()->runs.size() >= kFill) {
@@ -1224,16 +1321,18 @@ Result<Text> Text::Decode(std::string_view bytes) {
     Chunk& c = *m.chunks.back();
     c.runs.push_back(r);
     if (!r.deleted) c.visible += r.len;
-    std::u32string& content = m.content[r.agent];
-    if (content.size() < r.seq + r.len) content.resize(r.seq + r.len);
-    if (!r.deleted || keep_deleted) {
-      std::copy(text.begin() + static_cast<std::ptrdiff_t>(ti),
-                text.begin() + static_cast<std::ptrdiff_t>(ti + r.len), content.begin() + r.seq);
-      ti += r.len;
-    }
     m.next_seq[r.agent] = std::max(m.next_seq[r.agent], r.seq + r.len);
     if (!r.deleted) m.visible += r.len;
     m.total += r.len;
+  }
+  const std::u32string_view all(text);
+  std::vector<std::pair<std::uint32_t, std::u32string_view>> pieces;
+  for (std::size_t a = 0; a < spans.size(); ++a) {
+    pieces.clear();
+    for (const Held& h : spans[a]) {
+      if (h.at != kNoText) pieces.emplace_back(h.seq, all.substr(h.at, h.len));
+    }
+    m.content[a].Load(pieces);
   }
   m.deleted_text_dropped = !keep_deleted && std::any_of(runs.begin(), runs.end(), [](const Run& r) { return r.deleted; });
   return t;

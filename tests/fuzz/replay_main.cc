@@ -8,15 +8,23 @@
 // the run; the input's name is printed before it runs. Exit status 0 when
 // every input ran (an empty directory is fine), 2 for a path that does not
 // exist or cannot be read.
+//
+// Memory is part of what is checked: an input after which the process's peak
+// resident size passes the budget (HEARTH_REPLAY_RSS_MB, 256 by default)
+// fails the run, exit status 3, naming the input. A parser that turns a few
+// kilobytes into gigabytes is a bug even when it does not crash here.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 // Optional in a target: a weak reference is null when it has none.
@@ -28,10 +36,25 @@ namespace fs = std::filesystem;
 
 bool Hidden(const fs::path& p) { return p.filename().string().starts_with("."); }
 
+long PeakRssMb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss / 1024;  // ru_maxrss is in KiB on Linux
+}
+
+long RssBudgetMb() {
+  const char* env = std::getenv("HEARTH_REPLAY_RSS_MB");
+  if (env == nullptr || *env == '\0') return 256;
+  char* end = nullptr;
+  const long mb = std::strtol(env, &end, 10);
+  return (*end == '\0' && mb > 0) ? mb : 256;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (LLVMFuzzerInitialize != nullptr) LLVMFuzzerInitialize(&argc, &argv);
+  const long budget_mb = RssBudgetMb();
   std::vector<fs::path> inputs;
   for (int i = 1; i < argc; ++i) {
     const fs::path path = argv[i];
@@ -67,6 +90,11 @@ int main(int argc, char** argv) {
     std::unique_ptr<std::uint8_t[]> copy(new std::uint8_t[bytes.size() + (bytes.empty() ? 1 : 0)]);
     std::copy(bytes.begin(), bytes.end(), copy.get());
     LLVMFuzzerTestOneInput(copy.get(), bytes.size());
+    if (const long peak = PeakRssMb(); peak > budget_mb) {
+      std::fprintf(stderr, "fuzz_replay: %s raised peak memory to %ld MB, over the %ld MB budget\n",
+                   path.c_str(), peak, budget_mb);
+      return 3;
+    }
   }
   std::printf("fuzz_replay: %zu inputs ran\n", inputs.size());
   return 0;

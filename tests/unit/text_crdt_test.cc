@@ -113,6 +113,50 @@ TEST(TextCrdt, OutOfOrderOperationsWaitForWhatTheyNeed) {
   EXPECT_TRUE(dst == src);
 }
 
+// A writer's characters are stored by the spans of seqs held, so seqs that
+// arrive with gaps (far ahead, or filled in later) read back exactly and
+// cost only their own characters (the replayed crashers
+// records/text-*-far-* check the memory under fuzz_replay's budget).
+TEST(TextCrdt, SeqsArrivingWithGapsReadBackAndJoin) {
+  Text src;
+  std::vector<TextOp> ops;
+  src.Insert(1, 0, U("ac"), &ops);  // writer 1: seqs 0, 1
+  src.Insert(2, 1, U("b"), &ops);   // writer 2: seq 0, between a and c
+  src.Insert(2, 3, U("d"), &ops);   // writer 2: seq 1, after c
+  src.Insert(2, 0, U(">"), &ops);   // writer 2: seq 2, before a
+  src.Delete(2, 1, &ops);           // b: a tombstone
+  ASSERT_EQ(src.ToUtf8(), ">acd");
+
+  // Writer 2's seq 2 and seq 1 arrive before its seq 0: a gap, filled last.
+  Text dst;
+  ASSERT_EQ(ops.size(), 5u);
+  for (std::size_t i : {0u, 4u, 2u, 3u}) ASSERT_TRUE(dst.Apply(ops[i])) << i;
+  EXPECT_EQ(dst.parked(), 1u);  // the delete waits for b
+  EXPECT_EQ(dst.ToUtf8(), ">acd");  // writer 2 holds seqs 1 and 2, not 0
+  ASSERT_TRUE(dst.Apply(ops[1]));
+  EXPECT_EQ(dst.parked(), 0u);
+  EXPECT_EQ(dst.ToUtf8(), ">acd");
+  EXPECT_TRUE(dst == src);
+  EXPECT_EQ(dst.Encode(), src.Encode());
+
+  // A run from the far end of a writer's seqs: held, read and encoded as
+  // its two characters, next to a writer that has the first ones.
+  ASSERT_TRUE(dst.Apply(InsertOp{CharId{2, kMaxTextChars - 2}, CharId{2, 1}, std::nullopt, U("!?")}));
+  EXPECT_EQ(dst.ToUtf8(), ">acd!?");
+  EXPECT_EQ(dst.NextSeq(2), kMaxTextChars);
+  EXPECT_EQ(dst.total_chars(), 7u);
+  for (bool keep_deleted : {true, false}) {
+    auto back = Text::Decode(dst.Encode(keep_deleted));
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(back->ToUtf8(), ">acd!?");
+    EXPECT_TRUE(*back == dst);
+  }
+  // Re-encoding a decoded text whose deleted text was dropped keeps it dropped.
+  auto dropped = Text::Decode(dst.Encode(false));
+  ASSERT_TRUE(dropped.ok());
+  EXPECT_EQ(dropped->Encode(), dst.Encode(false));
+}
+
 TEST(TextCrdt, RefusesOverlappingAndOversizedRuns) {
   Text t;
   Insert(t, 5, 0, "abc");
