@@ -840,6 +840,7 @@ int Run(int argc, char** argv) {
     net::Server server(*s.node, io);
     HEARTH_TRY(server.Listen(at));
     for (const auto& p : peers) server.AddPeer(p);
+    server.on_storage_failure = [](const std::string& line) { std::cerr << "hearth: " << line << std::endl; };
     if (relay_at) {
       net::RelayOptions relay_options{*relay_at};
       if (const char* ms = std::getenv("HEARTH_MAILBOX_INTERVAL_MS")) {  // tests; docs/relay-protocol.md

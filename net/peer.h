@@ -90,6 +90,11 @@ class Server {
   std::function<void(const std::string&)> on_join_error;
   // Called with one line for the user when the relay link changes or fails.
   std::function<void(const std::string&)> on_relay_note;
+  // Called with one line for the user when a session ends because this
+  // node could not store what it received (disk full, I/O error): the
+  // peer only sees the connection close, so the user must hear it here.
+  // The same line twice in a row is reported once.
+  std::function<void(const std::string&)> on_storage_failure;
 
  private:
   struct Conn;
@@ -99,6 +104,7 @@ class Server {
   awaitable<void> HandleIncoming(tcp::socket socket);
   awaitable<void> ServeJoin(tcp::socket socket);
   awaitable<Status> RunConn(std::shared_ptr<Conn> conn);
+  std::string last_storage_failure_;
   awaitable<Status> Flush(Conn& conn);
   awaitable<std::shared_ptr<Conn>> Dial(tcp::endpoint peer);
   awaitable<void> DialOnce(tcp::endpoint peer);

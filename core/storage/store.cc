@@ -14,7 +14,7 @@ namespace {
 Error FromSqlite(const SQLite::Exception& e) {
   switch (e.getErrorCode()) {
     case SQLITE_FULL:
-      return MakeError(Errc::kStorage, "The disk is full: nothing was changed.");
+      return MakeError(Errc::kStorage, "The disk is full, so the last change was not saved (earlier ones are safe). Free some space and try again.");
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
       return MakeError(Errc::kIntegrity, "The database file is damaged.");

@@ -87,12 +87,13 @@ class FaultTest : public NetTest {
   static bool OneLine(const std::string& err) { return !err.empty() && err.find('\n') == err.size() - 1; }
 
   // `hearth serve` under `limits`; returns its address and sets `pid`.
+  // With `merge_stderr`, its stderr is read with its stdout (Output()).
   std::string ServeLimited(const std::string& home, const Limits& limits, int* pid,
-                           std::vector<std::string> extra = {}) {
+                           std::vector<std::string> extra = {}, bool merge_stderr = false) {
     std::vector<std::string> args = {HEARTH_BIN, "--home", Home(home).string(), "serve", "--listen", "127.0.0.1:0",
                                      "--no-discovery"};
     args.insert(args.end(), extra.begin(), extra.end());
-    Child c = SpawnLimited(args, {{"HEARTH_PASSPHRASE", "\x01unset"}}, limits);
+    Child c = SpawnLimited(args, {{"HEARTH_PASSPHRASE", "\x01unset"}}, limits, merge_stderr);
     children_.push_back(c);
     if (pid != nullptr) *pid = c.pid;
     return AfterPrefix(c, "Listening on ");

@@ -147,7 +147,7 @@ ProcessResult RunLimited(const std::vector<std::string>& argv, const std::map<st
 }
 
 Child SpawnLimited(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                   const Limits& limits) {
+                   const Limits& limits, bool merge_stderr) {
   const auto env_strings = EnvWith(env);
   const auto a = Pointers(argv);
   const auto e = Pointers(env_strings);
@@ -156,6 +156,7 @@ Child SpawnLimited(const std::vector<std::string>& argv, const std::map<std::str
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::dup2(out[1], 1);
+    if (merge_stderr) ::dup2(out[1], 2);
     const int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 0);
     ExecLimited(a, e, limits);

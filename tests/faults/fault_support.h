@@ -65,9 +65,10 @@ struct Limits {
 // RunProcess (tests/support/process.h) under `limits`; stdin is /dev/null.
 ProcessResult RunLimited(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
                          const Limits& limits);
-// SpawnChild under `limits`.
+// SpawnChild under `limits`; with `merge_stderr`, the child's stderr goes
+// to the same pipe as its stdout.
 Child SpawnLimited(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
-                   const Limits& limits);
+                   const Limits& limits, bool merge_stderr = false);
 // Changes a running process's soft file size limit (prlimit(2)); `bytes`
 // RLIM_INFINITY lifts it up to the hard limit. False when the kernel
 // refused. Start the process with Limits::fsize (RLIM_INFINITY will do), or
