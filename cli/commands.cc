@@ -837,7 +837,12 @@ int Run(int argc, char** argv) {
     HEARTH_TRY(s.Open());
     HEARTH_ASSIGN_OR_RETURN(auto relay_at, ChooseRelay(*s.node, serve_relay, serve_no_relay));
     asio::io_context io;
-    net::Server server(*s.node, io);
+    net::NetOptions net_options;
+    if (const char* ms = std::getenv("HEARTH_PING_INTERVAL_MS")) {  // tests; docs/sync-protocol.md
+      const long v = std::strtol(ms, nullptr, 10);
+      if (v >= 100 && v <= 60'000) net_options.ping_interval = std::chrono::milliseconds(v);
+    }
+    net::Server server(*s.node, io, net_options);
     HEARTH_TRY(server.Listen(at));
     for (const auto& p : peers) server.AddPeer(p);
     server.on_storage_failure = [](const std::string& line) { std::cerr << "hearth: " << line << std::endl; };

@@ -283,6 +283,8 @@ struct Server::Conn {
     writing = false;
     write_done.cancel();
   }
+  // When the last message (a ping counts) came from the peer.
+  std::chrono::steady_clock::time_point last_heard = std::chrono::steady_clock::now();
   bool closed = false;
   bool superseded = false;  // closed because another session with the same device is kept
   std::optional<std::uint64_t> noted_lack;
@@ -460,7 +462,12 @@ awaitable<Status> Server::RunConn(std::shared_ptr<Conn> conn) {
   // or both were given the other with --peer) end up with two sessions. Both
   // sides keep the one dialed by the device with the smaller static key and
   // close the other, so they agree without a word exchanged.
+  // A session that has heard nothing for one and a half ping intervals is
+  // gone (a live peer pings every interval): a new session with the same
+  // device replaces it, instead of waiting for the idle timeout.
   const node::ItemId peer_id = conn->session.peer().id;
+  const auto now = std::chrono::steady_clock::now();
+  const auto gone_after = options_.ping_interval + options_.ping_interval / 2;
   const auto& mine = node_.dh_key().public_key();
   const auto& theirs = conn->session.peer().dh_key;
   const bool i_am_smaller = std::lexicographical_compare(mine.begin(), mine.end(), theirs.begin(), theirs.end());
@@ -468,7 +475,7 @@ awaitable<Status> Server::RunConn(std::shared_ptr<Conn> conn) {
   for (auto& other : conns_) {
     if (other->closed || other->session.peer().id != peer_id) continue;
     boost::system::error_code ec;
-    if (preferred(*conn) && !preferred(*other)) {
+    if ((preferred(*conn) && !preferred(*other)) || now - other->last_heard > gone_after) {
       other->superseded = true;
       other->closed = true;
       other->ch.socket().close(ec);
@@ -516,6 +523,7 @@ awaitable<Status> Server::RunConn(std::shared_ptr<Conn> conn) {
         break;
       }
       idle.Rearm();
+      conn->last_heard = std::chrono::steady_clock::now();
       if (msg->empty()) continue;  // a ping
       status = conn->session.Receive(*msg);
       if (!status.ok()) break;

@@ -52,9 +52,10 @@ TEST_F(StallTest, APeerThatStopsReadingCostsServeBoundedMemoryWhileItServesOther
   Serve("sam2", {"--peer", sam});
   ASSERT_EQ(Hearth("sam", {"write", "written during the stall"}).exit_code, 0);
   EXPECT_GE(WaitFor("sam2", "written during the stall", 20000), 0) << "serve stopped pushing to live peers";
-  // Alex's own device, dialing again directly, meets the hung session of
-  // the same device, which serve keeps (one session per device) until its
-  // idle timeout: reported, not asserted (docs/reliability.md).
+  // Alex's own device, dialing again directly within 45 s (one and a half
+  // ping intervals), meets the hung session of the same device, which serve
+  // still keeps (one session per device): reported, not asserted
+  // (AHungSessionIsReplacedWhenItsDeviceConnectsAgain shows the replacing).
   auto again = Sync("alex", sam, 5);
   std::printf("Alex syncing directly during the hang: exit %d, \"%s\"\n", again.exit_code,
               again.err.empty() ? "" : again.err.substr(0, again.err.size() - 1).c_str());
@@ -74,6 +75,42 @@ TEST_F(StallTest, APeerThatStopsReadingCostsServeBoundedMemoryWhileItServesOther
   EXPECT_TRUE(Alive(pid));
   // Still hung (the idle timeout is 90 s; HungSessionIsClosedByTheIdleTimeout waits for it).
   EXPECT_EQ(FindTcpSocket(PortOf(sam), link.server_side_port).state, 1);
+  proxy.CloseAll();
+}
+
+// The hang again, with serve pinging every second: once the hung session
+// has heard nothing for one and a half intervals, Alex's device dialing
+// again replaces it at once, and serve closes the hung socket, instead of
+// refusing Alex until the 90 s idle timeout.
+TEST_F(StallTest, AHungSessionIsReplacedWhenItsDeviceConnectsAgain) {
+  PairWithSecondDevice();
+  ASSERT_FALSE(HasFatalFailure());
+  Backlog("sam", kBacklog, kEntryBytes, "backlog");
+  Child c = SpawnChild({HEARTH_BIN, "--home", Home("sam").string(), "serve", "--listen", "127.0.0.1:0", "--no-discovery"},
+                       {{"HEARTH_PASSPHRASE", "\x01unset"}, {"HEARTH_PING_INTERVAL_MS", "1000"}});
+  children_.push_back(c);
+  const std::string sam = AfterPrefix(c, "Listening on ");
+  ASSERT_FALSE(sam.empty());
+  FaultPlan plan;
+  plan.to_client.stall_after = 300'000;
+  FaultProxy proxy(sam, plan);
+  auto r = Sync("alex", proxy.address(), 3);
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  const LinkReport link = proxy.report();
+  ASSERT_TRUE(link.stalled);
+  EXPECT_EQ(FindTcpSocket(PortOf(sam), link.server_side_port).state, 1) << "the session should still be hung";
+  // More than 1.5 s after the last word from Alex (the sync waited 3 s).
+  const auto start = Clock::now();
+  auto again = Sync("alex", sam, 30);
+  const double again_ms = MsSince(start);
+  std::printf("Alex syncing directly after the hang: exit %d in %.0f ms, \"%s\"\n", again.exit_code, again_ms,
+              again.err.c_str());
+  Figure("stall.replaced_sync_ms", again_ms, "ms");
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_EQ(CountPrefix("alex", "backlog"), static_cast<std::size_t>(kBacklog));
+  const TcpSocket hung = FindTcpSocket(PortOf(sam), link.server_side_port);
+  EXPECT_TRUE(hung.state != 1 || hung.inode == 0) << "serve still holds the replaced session";
+  ExpectSound("alex");
   proxy.CloseAll();
 }
 
