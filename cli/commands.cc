@@ -150,6 +150,17 @@ Result<std::chrono::seconds> ParseDuration(const std::string& text) {
   return std::chrono::seconds(n * mult);
 }
 
+// A duration in milliseconds from the environment, for tests: unset, not a
+// number or outside [lo, hi] leaves the default.
+std::optional<std::chrono::milliseconds> EnvMs(const char* name, long lo, long hi) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return std::nullopt;
+  char* end = nullptr;
+  const long v = std::strtol(text, &end, 10);
+  if (*end != '\0' || v < lo || v > hi) return std::nullopt;
+  return std::chrono::milliseconds(v);
+}
+
 // `hearth serve` leaves "PID ADDRESS" here while it runs (no content).
 void WriteServeFile(const fs::path& home, const net::tcp::endpoint& at) {
   std::ofstream(home / kServeFile) << ::getpid() << " " << net::FormatAddress(at) << "\n";
@@ -838,19 +849,15 @@ int Run(int argc, char** argv) {
     HEARTH_ASSIGN_OR_RETURN(auto relay_at, ChooseRelay(*s.node, serve_relay, serve_no_relay));
     asio::io_context io;
     net::NetOptions net_options;
-    if (const char* ms = std::getenv("HEARTH_PING_INTERVAL_MS")) {  // tests; docs/sync-protocol.md
-      const long v = std::strtol(ms, nullptr, 10);
-      if (v >= 100 && v <= 60'000) net_options.ping_interval = std::chrono::milliseconds(v);
-    }
+    if (auto ms = EnvMs("HEARTH_PING_INTERVAL_MS", 100, 60'000)) net_options.ping_interval = *ms;  // docs/sync-protocol.md
     net::Server server(*s.node, io, net_options);
     HEARTH_TRY(server.Listen(at));
     for (const auto& p : peers) server.AddPeer(p);
     server.on_storage_failure = [](const std::string& line) { std::cerr << "hearth: " << line << std::endl; };
     if (relay_at) {
       net::RelayOptions relay_options{*relay_at};
-      if (const char* ms = std::getenv("HEARTH_MAILBOX_INTERVAL_MS")) {  // tests; docs/relay-protocol.md
-        const long v = std::strtol(ms, nullptr, 10);
-        if (v > 0 && v <= 3'600'000) relay_options.mailbox_interval = std::chrono::milliseconds(v);
+      if (auto ms = EnvMs("HEARTH_MAILBOX_INTERVAL_MS", 1, 3'600'000)) {  // docs/relay-protocol.md
+        relay_options.mailbox_interval = *ms;
       }
       server.UseRelay(relay_options);
       server.on_relay_note = [](const std::string& line) { std::cout << line << std::endl; };

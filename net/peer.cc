@@ -551,20 +551,23 @@ awaitable<Status> Server::RunConn(std::shared_ptr<Conn> conn) {
     ping.cancel();
   }
   conns_.remove(conn);
-  if (!status.ok() && status.error().code == Errc::kStorage && on_storage_failure) {
-    std::string line = "Sync with " + conn->session.peer().name + " stopped: " + status.error().message;
-    if (line != last_storage_failure_) {
-      last_storage_failure_ = line;
-      on_storage_failure(line);
-    }
-  } else if (conn->session.Complete()) {
-    last_storage_failure_.clear();  // stored again: a later failure is news
-  }
+  StorageNote(*conn, status);
   if (!conn->superseded && !ConnectedTo(peer_id)) {
     const auto lacks = conn->session.PeerLacks();
     (void)node_.NotePeer({peer_id, false, node_.NowMs(), conn->address, lacks.ok() ? *lacks : 0});
   }
   co_return status;
+}
+
+void Server::StorageNote(const Conn& conn, const Status& ended) {
+  if (ended.ok() || ended.error().code != Errc::kStorage) {
+    if (conn.session.Complete()) last_storage_note_.clear();  // stored again: a later failure is news
+    return;
+  }
+  std::string line = "Sync with " + conn.session.peer().name + " stopped: " + ended.error().message;
+  if (line == last_storage_note_) return;
+  last_storage_note_ = line;
+  if (on_storage_failure) on_storage_failure(line);
 }
 
 awaitable<void> Server::PollLoop() {

@@ -104,7 +104,7 @@ class Server {
   awaitable<void> HandleIncoming(tcp::socket socket);
   awaitable<void> ServeJoin(tcp::socket socket);
   awaitable<Status> RunConn(std::shared_ptr<Conn> conn);
-  std::string last_storage_failure_;
+  void StorageNote(const Conn& conn, const Status& ended);
   awaitable<Status> Flush(Conn& conn);
   awaitable<std::shared_ptr<Conn>> Dial(tcp::endpoint peer);
   awaitable<void> DialOnce(tcp::endpoint peer);
@@ -138,6 +138,7 @@ class Server {
   bool stopping_ = false;
   std::int64_t data_version_ = -1;
   std::uint64_t polls_ = 0;
+  std::string last_storage_note_;  // reported once until a session completes again
 };
 
 // `hearth invite`: files an invite and returns its code.
